@@ -1,0 +1,57 @@
+# snap2prod — `make demo` runs the demo, `make test` runs every test. Everything else is set up on the way.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEPS_STAMP := $(VENV)/.deps-$(shell sha1sum pyproject.toml | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint format bench down toolchain venv clean help
+
+help:
+	@echo "make demo       run the demo on http://localhost:8501 (Ctrl-C stops it)"
+	@echo "make test       lint, then every test (installs what it needs first)"
+	@echo "make lint       ruff (lint + format check) and mypy"
+	@echo "make bench      measure performance against raw baselines; writes bench/report.md"
+	@echo "make down       stop whatever the demo started"
+	@echo "make toolchain  build/install the pinned tools into ~/.cache/snap2prod"
+
+$(DEPS_STAMP): pyproject.toml
+	@echo "== Python environment ($(VENV))"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.deps-* && touch $@
+
+venv: $(DEPS_STAMP)
+
+toolchain:
+	@$(PYTHON) -m scripts.toolchain
+
+demo: venv
+	@$(PYTHON) -m scripts.toolchain --only demo
+	@$(BIN)/snap2prod demo
+
+down: venv
+	@$(BIN)/snap2prod down
+
+lint: venv
+	@echo "== lint"
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/mypy
+
+format: venv
+	@$(BIN)/ruff check --fix .
+	@$(BIN)/ruff format .
+
+# pytest exits 5 when it collected no tests: that is a failure here, never a pass.
+test: lint toolchain
+	@echo "== tests"
+	@set +e; $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+bench: venv toolchain
+	@$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

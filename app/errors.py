@@ -1,0 +1,73 @@
+"""The small set of errors the vision core raises; each message tells a person what to do next."""
+
+from __future__ import annotations
+
+
+class Snap2ProdError(Exception):
+    """Base of every error snap2prod shows to a person; ``str(err)`` is the whole message."""
+
+
+class OllamaUnreachable(Snap2ProdError):
+    """Nothing answers at the Ollama address (down, wrong OLLAMA_HOST, or blocked)."""
+
+    def __init__(self, host: str, detail: str = "") -> None:
+        why = f" ({detail})" if detail else ""
+        super().__init__(
+            f"Ollama does not answer at {host}{why}. Start it (`make demo` or `snap2prod up` does), "
+            "or point OLLAMA_HOST at a running server."
+        )
+        self.host = host
+
+
+class ModelNotFound(Snap2ProdError):
+    """The server has no model of that name."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"Model {model!r} is not installed on this Ollama. Pull it: `snap2prod models pull {model}`.")
+        self.model = model
+
+
+class ModelCannotSeeImages(Snap2ProdError):
+    """An image was sent to a model without the vision capability."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(
+            f"Model {model!r} cannot see images. Pick a vision model such as moondream, llava or llava-phi3 "
+            "(`snap2prod models pull moondream`)."
+        )
+        self.model = model
+
+
+class OllamaTimeout(Snap2ProdError):
+    """The server accepted the request but did not answer in time (often a model still loading)."""
+
+    def __init__(self, host: str, seconds: float, phase: str) -> None:
+        super().__init__(
+            f"Ollama at {host} gave no {phase} within {seconds:g} s. A large model may still be loading; "
+            "try again, or pick a smaller model."
+        )
+
+
+class OllamaBusy(Snap2ProdError):
+    """The server's queue is full (HTTP 503)."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(
+            f"Ollama at {host} is busy (its request queue is full). Wait a moment and try again, "
+            "or raise OLLAMA_NUM_PARALLEL / OLLAMA_MAX_QUEUE on the server."
+        )
+
+
+class StreamBroken(Snap2ProdError):
+    """The answer stopped mid-way: the connection dropped or the server sent something unreadable."""
+
+    def __init__(self, host: str, detail: str) -> None:
+        super().__init__(f"The answer from Ollama at {host} broke off mid-way ({detail}). Try again.")
+
+
+class OllamaError(Snap2ProdError):
+    """Any other error the server reported, passed through with its own words."""
+
+    def __init__(self, host: str, status: int, message: str) -> None:
+        super().__init__(f"Ollama at {host} answered HTTP {status}: {message}")
+        self.status = status

@@ -1,0 +1,38 @@
+"""One settings class, read from the environment, so the app behaves the same on a laptop and in a cluster."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
+
+
+def normalize_host(value: str) -> str:
+    """Accept what Ollama itself accepts for OLLAMA_HOST: ``host``, ``host:port`` or a URL."""
+    value = value.strip().rstrip("/") or DEFAULT_OLLAMA_HOST
+    if "://" not in value:
+        value = f"http://{value}"
+    scheme, rest = value.split("://", 1)
+    host = rest.split("/", 1)[0]
+    listen_all = "0.0.0.0"  # noqa: S104 - a listen address, not one to connect to
+    if host.startswith(listen_all):
+        host = "127.0.0.1" + host[len(listen_all) :]
+    if ":" not in host.rsplit("]", 1)[-1]:
+        host = f"{host}:{443 if scheme == 'https' else 11434}"
+    return f"{scheme}://{host}"
+
+
+class Settings(BaseSettings):
+    """Keeps Ollama's own variable names (OLLAMA_HOST); snap2prod's own ones start with SNAP2PROD_."""
+
+    model_config = SettingsConfigDict(env_prefix="SNAP2PROD_", extra="ignore", populate_by_name=True)
+
+    ollama_host: str = Field(default=DEFAULT_OLLAMA_HOST, validation_alias="OLLAMA_HOST")
+    connect_timeout_s: float = 3.0
+    first_token_timeout_s: float = 120.0
+
+    @field_validator("ollama_host")
+    @classmethod
+    def _normalize(cls, value: str) -> str:
+        return normalize_host(value)

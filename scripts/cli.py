@@ -1,0 +1,60 @@
+"""The `snap2prod` command: one verb per thing the README tells a person to do."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from app.errors import Snap2ProdError
+from scripts import demo, toolchain
+from scripts.progress import console
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+
+@cli.command("demo")
+def demo_command() -> None:
+    """Run the demo: Ollama, a model, and the page on http://localhost:8501 until Ctrl-C."""
+    raise typer.Exit(demo.run())
+
+
+@cli.command("down")
+def down_command() -> None:
+    """Stop everything `demo` or `up` started."""
+    stopped = demo.down()
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@cli.command("toolchain")
+def toolchain_command(
+    only: str = typer.Option("all", help="comma-separated tools, or a profile: demo, all"),
+    check: bool = typer.Option(False, "--check", help="print what is installed; install nothing"),
+) -> None:
+    """Install the pinned tools into the cache (or, with --check, report them)."""
+    raise typer.Exit(toolchain.main(["--only", only, *(["--check"] if check else [])]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; errors meant for people print as one message, never as a traceback."""
+    try:
+        cli(args=argv, standalone_mode=False)
+    except typer.Exit as done:
+        return int(done.exit_code or 0)
+    except (Snap2ProdError, toolchain.ToolchainError) as err:
+        console.print(f"[bold red]error:[/bold red] {err}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as err:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            return err.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""`make demo`: Ollama (reused or started), models ensured, then Streamlit on :8501 until Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from app.gateway import OllamaGateway
+from scripts import bootstrap, ollama_server, progress
+from scripts.processes import ManagedProcess, ProcessError, port_in_use, state_dir, stop_all
+
+APP_FILE = Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py"
+STREAMLIT = "streamlit"
+DEFAULT_PORT = 8501
+
+
+def app_port() -> int:
+    return int(os.environ.get("SNAP2PROD_PORT", DEFAULT_PORT))
+
+
+def start_streamlit(state: Path, port: int, ollama_host: str) -> str:
+    """Serve the page; returns its URL once /_stcore/health answers."""
+    if port_in_use(port):
+        raise ProcessError(
+            f"port {port} is busy (another Streamlit or a previous demo?). Stop it with `make down`, "
+            "or choose another port: SNAP2PROD_PORT=8502 make demo"
+        )
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(APP_FILE),
+        "--server.port", str(port), "--server.address", "0.0.0.0",  # noqa: S104 - phones on the LAN may join
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    proc = ManagedProcess(STREAMLIT, state)
+    proc.start(cmd, env={"OLLAMA_HOST": ollama_host}, port=port)
+    url = f"http://localhost:{port}"
+    try:
+        proc.wait_http(f"http://127.0.0.1:{port}/_stcore/health", timeout_s=60)
+    except ProcessError:
+        proc.stop()
+        raise
+    return url
+
+
+def ensure_models(gateway: OllamaGateway) -> None:
+    online = bootstrap.registry_reachable()
+    plan = bootstrap.plan(gateway, online=online)
+    for name in plan.pulls:
+        progress.show(gateway.pull(name), f"pull {name}")
+    if plan.create_offline:
+        progress.show(bootstrap.create_offline_model(gateway), f"create {bootstrap.OFFLINE_MODEL}")
+    if plan.notice:
+        progress.console.print(f"[yellow]{plan.notice}[/yellow]")
+
+
+def run(*, foreground: bool = True) -> int:
+    """Start everything; in the foreground, wait until Ctrl-C (or `make down`) and then stop it all."""
+    state = state_dir()
+    port = app_port()
+    if port_in_use(port):
+        raise ProcessError(
+            f"port {port} is busy (another Streamlit or a previous demo?). Stop it with `make down`, "
+            "or choose another port: SNAP2PROD_PORT=8502 make demo"
+        )
+    console = progress.console
+    console.print("[bold]snap2prod demo[/bold]: starting Ollama…")
+    handle = ollama_server.find_or_start(state)
+    gateway = OllamaGateway(handle.host)
+    how = "started" if handle.started_here else "reusing"
+    console.print(f"  Ollama {gateway.version()} at {handle.host} ({how})")
+    try:
+        ensure_models(gateway)
+        url = start_streamlit(state, port, handle.host)
+    except BaseException:
+        if handle.started_here:
+            ollama_server.stop(state)
+        raise
+    console.print(f"\n[bold green]snap2prod is up:[/bold green] {url}   (Ctrl-C or `make down` stops it)\n")
+    if not foreground:
+        return 0
+    return _supervise(state, started_ollama=handle.started_here)
+
+
+def _supervise(state: Path, *, started_ollama: bool) -> int:
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    app = ManagedProcess(STREAMLIT, state)
+    try:
+        while app.info() is not None:
+            time.sleep(0.5)
+        progress.console.print("Streamlit stopped; shutting down.")
+    except KeyboardInterrupt:
+        progress.console.print("\nStopping…")
+    finally:
+        app.stop()
+        if started_ollama:
+            ollama_server.stop(state)
+    return 0
+
+
+def down() -> list[str]:
+    """Stop everything the demo (or `snap2prod up`) started, whichever terminal started it."""
+    return stop_all(state_dir())

@@ -1,0 +1,78 @@
+"""The Ollama the demo and the tests use: an answering one is reused, otherwise one is started from the cache."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.errors import OllamaUnreachable
+from app.gateway import OllamaGateway
+from app.settings import DEFAULT_OLLAMA_HOST, normalize_host
+from scripts import toolchain
+from scripts.processes import ManagedProcess, ProcessError, free_port, port_in_use
+
+PROCESS_NAME = "ollama"
+DEFAULT_PORT = 11434
+
+
+def models_dir() -> Path:
+    """Models live in the cache, so the demo, the tests and CI share one copy."""
+    path = toolchain.cache_dir() / "ollama" / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass(frozen=True)
+class OllamaHandle:
+    host: str
+    started_here: bool
+
+
+def find_or_start(state: Path, *, port: int | None = None) -> OllamaHandle:
+    """Reuse the server at OLLAMA_HOST (or the default address) when it answers; else start one.
+
+    An OLLAMA_HOST set by the user that does not answer is an error, not something to paper over.
+    """
+    explicit = os.environ.get("OLLAMA_HOST")
+    if explicit:
+        gateway = OllamaGateway(explicit, connect_timeout_s=2.0)
+        if gateway.reachable():
+            return OllamaHandle(gateway.host, started_here=False)
+        raise OllamaUnreachable(
+            gateway.host,
+            "OLLAMA_HOST is set to it; fix the address, or unset OLLAMA_HOST to let snap2prod start its own Ollama",
+        )
+    managed = ManagedProcess(PROCESS_NAME, state).info()
+    if managed is not None:
+        return OllamaHandle(str(managed["host"]), started_here=False)
+    if OllamaGateway(DEFAULT_OLLAMA_HOST, connect_timeout_s=1.0).reachable():
+        return OllamaHandle(normalize_host(DEFAULT_OLLAMA_HOST), started_here=False)
+    return OllamaHandle(start(state, port=port), started_here=True)
+
+
+def start(state: Path, *, port: int | None = None) -> str:
+    """Start ``ollama serve`` on a free port with its models in the cache; return its URL once it answers."""
+    if port is None:
+        wanted = os.environ.get("SNAP2PROD_OLLAMA_PORT")
+        port = int(wanted) if wanted else (DEFAULT_PORT if not port_in_use(DEFAULT_PORT) else free_port())
+    if port_in_use(port):
+        raise ProcessError(f"port {port} is busy, so Ollama cannot start there; free it or set SNAP2PROD_OLLAMA_PORT")
+    host = f"http://127.0.0.1:{port}"
+    proc = ManagedProcess(PROCESS_NAME, state)
+    env = {
+        "OLLAMA_HOST": f"127.0.0.1:{port}",
+        "OLLAMA_MODELS": str(models_dir()),
+        "OLLAMA_NOPRUNE": "1",
+    }
+    proc.start([str(toolchain.binary("ollama")), "serve"], env=env, host=host)
+    try:
+        proc.wait_http(f"{host}/api/version", timeout_s=60)
+    except ProcessError:
+        proc.stop()
+        raise
+    return host
+
+
+def stop(state: Path) -> bool:
+    return ManagedProcess(PROCESS_NAME, state).stop()

@@ -1,0 +1,167 @@
+"""Processes snap2prod starts on the host, tracked by pid files in a state dir so `down` can stop them all."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from app.errors import Snap2ProdError
+from scripts.toolchain import cache_dir
+
+
+class ProcessError(Snap2ProdError):
+    """A host process could not be started, or did not become healthy."""
+
+
+def state_dir() -> Path:
+    """Where pid files and logs of running processes live (``SNAP2PROD_STATE`` overrides it)."""
+    path = Path(os.environ.get("SNAP2PROD_STATE", cache_dir() / "state"))
+    (path / "logs").mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ", 1)[-1].startswith("Z"))
+
+
+@dataclass(frozen=True)
+class ManagedProcess:
+    """One named process (its own process group, so its children stop with it)."""
+
+    name: str
+    state: Path
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.state / "logs" / f"{self.name}.log"
+
+    def info(self) -> dict[str, object] | None:
+        """The pid file's record when its process still runs; a stale pid file is removed."""
+        try:
+            record: dict[str, object] = json.loads(self.pid_file.read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        pid = record.get("pid")
+        if isinstance(pid, int) and _alive(pid):
+            return record
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def start(self, cmd: Sequence[str], *, env: Mapping[str, str] | None = None, **extra: object) -> int:
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            proc = subprocess.Popen(
+                list(cmd),
+                env={**os.environ, **(env or {})},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(json.dumps({"pid": proc.pid, "cmd": list(cmd), "log": str(self.log_file), **extra}))
+        return proc.pid
+
+    def stop(self, timeout_s: float = 15.0) -> bool:
+        """SIGTERM the process group, SIGKILL what is left after the timeout; True when something ran."""
+        record = self.info()
+        self.pid_file.unlink(missing_ok=True)
+        if record is None:
+            return False
+        pid = int(str(record["pid"]))
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        while _group_alive(pid) and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.1)
+        if _group_alive(pid):
+            _signal_group(pid, signal.SIGKILL)
+            time.sleep(0.2)
+        _reap(pid)
+        return True
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return "(no log)"
+
+    def wait_http(self, url: str, timeout_s: float) -> None:
+        """Wait until ``url`` answers 200; fail early, with the log's tail, when the process exits."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.info() is None:
+                raise ProcessError(f"{self.name} exited during start-up. Last lines of {self.log_file}:\n"
+                                   f"{self.log_tail()}")  # fmt: skip
+            try:
+                if httpx.get(url, timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise ProcessError(f"{self.name} did not answer at {url} within {timeout_s:g} s; log: {self.log_file}")
+
+
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().split(") ", 1)[-1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _group_alive(pgid: int) -> bool:
+    return bool(_group_members(pgid))
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when the process is our own child, so it leaves no zombie."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def stop_all(state: Path) -> list[str]:
+    """Stop every process with a pid file in ``state``; returns the names stopped."""
+    return [p.stem for p in sorted(state.glob("*.pid")) if ManagedProcess(p.stem, state).stop()]

