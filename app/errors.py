@@ -71,3 +71,23 @@ class OllamaError(Snap2ProdError):
     def __init__(self, host: str, status: int, message: str) -> None:
         super().__init__(f"Ollama at {host} answered HTTP {status}: {message}")
         self.status = status
+
+
+class ImageRejected(Snap2ProdError):
+    """A picture that cannot be sent: not an image, damaged, or over the size limits.
+
+    ``reason`` is a short stable code (``empty``, ``not_image``, ``unsupported``, ``too_large``,
+    ``too_many_pixels``, ``truncated``, ``damaged``) so callers can react without parsing the message.
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class CameraUnavailable(Snap2ProdError):
+    """A camera or video source cannot be opened, or stopped delivering frames and did not come back."""
+
+    def __init__(self, source: str, detail: str) -> None:
+        super().__init__(f"No pictures from {source}: {detail}")
+        self.source = source
