@@ -1,0 +1,145 @@
+"""A tiny synthetic vision model, so tests send real images through Ollama's own image path without a model hub.
+
+The model is the offline SmolLM2-135M text GGUF plus a random-weight projector GGUF written here. The projector
+is a LLaVA-style CLIP file (``general.architecture = "clip"``, ``clip.projector_type = "mlp"``) that llama.cpp's
+mtmd/clip code in Ollama's llama runner loads: a 2-layer ViT on 56x56 images with 14x14 patches (16 image
+embeddings per picture), then the two-layer MLP projection into the text model's hidden size. Ollama marks the
+file as a projector (``general.type = "projector"``, and ``clip.vision.block_count`` without ``clip.block_count``)
+and the model then reports the ``vision`` capability. Its answers are meaningless; only the path is real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import gguf
+import numpy as np
+
+from app.errors import Snap2ProdError
+from app.gateway import OllamaGateway, Progress
+from scripts import bootstrap, toolchain
+
+SYNTHETIC_VISION_MODEL = "snap2prod/smolvlm-synthetic:135m"
+
+IMAGE_SIZE = 56
+PATCH_SIZE = 14
+VIT_WIDTH = 64
+VIT_HEADS = 4
+VIT_FFN = 128
+VIT_LAYERS = 2
+IMAGE_TOKENS = (IMAGE_SIZE // PATCH_SIZE) ** 2
+"""Embeddings one picture becomes in the prompt: clip resizes every image to IMAGE_SIZE squared."""
+
+# CLIP's normalisation constants, as LLaVA projectors carry them.
+IMAGE_MEAN = (0.48145466, 0.4578275, 0.40821073)
+IMAGE_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+class SyntheticModelError(Snap2ProdError):
+    """Ollama did not accept the synthetic vision model; the message carries its last status."""
+
+
+def write_projector(path: Path, *, text_hidden_size: int = 576, seed: int = 0) -> Path:
+    """Write the random-weight projector GGUF to ``path``; the same arguments always give the same bytes.
+
+    ``text_hidden_size`` must equal the text model's embedding length (576 for SmolLM2-135M): llama.cpp refuses
+    a projector whose output width differs from it.
+    """
+    rng = np.random.default_rng(seed)
+
+    def weight(*shape: int) -> np.ndarray:
+        # numpy shape is (rows, cols) as in PyTorch; GGUF stores the reversed order (ggml's ne).
+        return (rng.standard_normal(shape) * 0.02).astype(np.float32)
+
+    def ones(n: int) -> np.ndarray:
+        return np.ones(n, dtype=np.float32)
+
+    def zeros(n: int) -> np.ndarray:
+        return np.zeros(n, dtype=np.float32)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(str(path), arch="clip")
+    writer.add_type("projector")
+    writer.add_name("snap2prod synthetic projector")
+    writer.add_description("random weights for tests: exercises Ollama's image path, sees nothing")
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    writer.add_bool("clip.has_vision_encoder", True)
+    writer.add_bool("clip.has_text_encoder", False)
+    writer.add_bool("clip.use_gelu", True)
+    writer.add_string("clip.projector_type", "mlp")
+    writer.add_uint32("clip.vision.image_size", IMAGE_SIZE)
+    writer.add_uint32("clip.vision.patch_size", PATCH_SIZE)
+    writer.add_uint32("clip.vision.embedding_length", VIT_WIDTH)
+    writer.add_uint32("clip.vision.feed_forward_length", VIT_FFN)
+    writer.add_uint32("clip.vision.block_count", VIT_LAYERS)
+    writer.add_uint32("clip.vision.projection_dim", text_hidden_size)
+    writer.add_uint32("clip.vision.attention.head_count", VIT_HEADS)
+    writer.add_float32("clip.vision.attention.layer_norm_epsilon", 1e-5)
+    writer.add_array("clip.vision.image_mean", list(IMAGE_MEAN))
+    writer.add_array("clip.vision.image_std", list(IMAGE_STD))
+
+    tensors: dict[str, np.ndarray] = {
+        "v.patch_embd.weight": weight(VIT_WIDTH, 3, PATCH_SIZE, PATCH_SIZE),
+        "v.patch_embd.bias": zeros(VIT_WIDTH),
+        "v.position_embd.weight": weight(IMAGE_TOKENS, VIT_WIDTH),
+        "v.pre_ln.weight": ones(VIT_WIDTH),
+        "v.pre_ln.bias": zeros(VIT_WIDTH),
+    }
+    for i in range(VIT_LAYERS):
+        blk = f"v.blk.{i}"
+        for part in ("attn_q", "attn_k", "attn_v", "attn_out"):
+            tensors[f"{blk}.{part}.weight"] = weight(VIT_WIDTH, VIT_WIDTH)
+            tensors[f"{blk}.{part}.bias"] = zeros(VIT_WIDTH)
+        for norm in ("ln1", "ln2"):
+            tensors[f"{blk}.{norm}.weight"] = ones(VIT_WIDTH)
+            tensors[f"{blk}.{norm}.bias"] = zeros(VIT_WIDTH)
+        # up: width -> ffn, down: ffn -> width. VIT_FFN != VIT_WIDTH keeps clip.cpp's legacy up/down swap off.
+        tensors[f"{blk}.ffn_up.weight"] = weight(VIT_FFN, VIT_WIDTH)
+        tensors[f"{blk}.ffn_up.bias"] = zeros(VIT_FFN)
+        tensors[f"{blk}.ffn_down.weight"] = weight(VIT_WIDTH, VIT_FFN)
+        tensors[f"{blk}.ffn_down.bias"] = zeros(VIT_WIDTH)
+    tensors["mm.0.weight"] = weight(text_hidden_size, VIT_WIDTH)
+    tensors["mm.0.bias"] = zeros(text_hidden_size)
+    tensors["mm.2.weight"] = weight(text_hidden_size, text_hidden_size)
+    tensors["mm.2.bias"] = zeros(text_hidden_size)
+    for name, data in tensors.items():
+        writer.add_tensor(name, data)
+
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def projector_path(text_hidden_size: int = 576, seed: int = 0) -> Path:
+    return toolchain.cache_dir() / "models" / f"snap2prod-synthetic-mmproj-h{text_hidden_size}-s{seed}.gguf"
+
+
+def create_model(gateway: OllamaGateway, name: str = SYNTHETIC_VISION_MODEL) -> Iterator[Progress]:
+    """Write the projector into the cache and create the model from it and the SmolLM2 GGUF."""
+    projector = write_projector(projector_path())
+    yield from gateway.create_from_gguf(
+        name,
+        bootstrap.smollm2_gguf(),
+        projector_file=projector,
+        parameters={"temperature": 0, "num_ctx": 2048},
+    )
+
+
+def ensure_model(gateway: OllamaGateway, name: str = SYNTHETIC_VISION_MODEL) -> str:
+    """Create the synthetic vision model unless the server has it already; return its name.
+
+    Ollama 0.24 reads the two ``files`` of a create request from a Go map, so which GGUF comes first is random:
+    some creations (1 of 6 in a trial) report the projector's details (family "clip", 476K, quantization "unknown")
+    instead of SmolLM2's, and the manifest digest differs with it. Capabilities and the image path do not
+    depend on it (the runner takes the model and the projector by layer type).
+    """
+    if name in {m.name for m in gateway.list_models()} and gateway.show(name).can_see:
+        return name
+    events = list(create_model(gateway, name))
+    if not events or events[-1].status != "success":
+        last = events[-1].status if events else "no events"
+        raise SyntheticModelError(f"Ollama did not create {name}: last status {last!r}")
+    return name
