@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from app.errors import Snap2ProdError
-from scripts import demo, toolchain
+from scripts import demo, sim, toolchain
 from scripts.progress import console
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+cli.add_typer(sim.app, name="sim")
 
 
 @cli.command("demo")
@@ -38,11 +40,11 @@ def toolchain_command(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; errors meant for people print as one message, never as a traceback."""
     try:
-        cli(args=argv, standalone_mode=False)
+        code = cli(args=argv, standalone_mode=False)  # a command's `raise typer.Exit(n)` comes back as n
     except typer.Exit as done:
         return int(done.exit_code or 0)
     except (Snap2ProdError, toolchain.ToolchainError) as err:
-        console.print(f"[bold red]error:[/bold red] {err}")
+        console.print(f"[bold red]error:[/bold red] {escape(str(err))}", soft_wrap=True)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -52,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(err, click.ClickException):
             err.show()
             return err.exit_code
+        if isinstance(err, typer.TyperException) and hasattr(err, "show"):  # typer >= 0.29 vendors its own click
+            err.show()
+            return int(getattr(err, "exit_code", 2))
         raise
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,505 @@
+"""`snap2prod sim`: a rehearsal cluster — a real API server, scheduler and controllers, with simulated GPU nodes.
+
+No container engine exists on these machines, so KIND cannot run; kwokctl's `binary` runtime runs the real
+control-plane binaries from the toolchain cache and kwok plays the kubelets. Promotions rehearse against the
+same scheduler and admission that a GPU cluster runs, minus the GPUs.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from scripts import toolchain
+from scripts.processes import port_in_use
+from scripts.progress import console
+from scripts.sim_nodes import (
+    DEFAULT_PRODUCT,
+    DEFAULT_STORAGE_CLASS,
+    SIM_LABEL,
+    SPEC_ANNOTATION,
+    NodeUsage,
+    SimError,
+    SimSpec,
+    node_manifests,
+    usage,
+)
+
+__all__ = ["CONTEXT", "Sim", "SimCluster", "SimError", "SimSpec", "app"]
+
+CONTEXT = "snap2prod-sim"
+CLUSTER_NAME = "snap2prod"
+START_TIMEOUT_S = 120.0
+STAGES = (  # kwok's own stages; passing any Stage replaces kwokctl's defaults, so list every one we rely on
+    "node/fast/node-initialize.yaml",
+    "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "pod/fast/pod-ready.yaml",
+    "pod/fast/pod-complete.yaml",
+    "pod/fast/pod-delete.yaml",
+    "volume/fast/pvc-provision.yaml",
+    "volume/fast/pv-bind.yaml",
+    "volume/fast/pvc-delete.yaml",
+    "volume/fast/pv-delete.yaml",
+)
+
+
+def default_root() -> Path:
+    """Where the sim cluster's state lives: under the snap2prod cache, never in the repository."""
+    return Path(os.environ.get("SNAP2PROD_SIM_DIR", toolchain.cache_dir() / "sim"))
+
+
+@dataclass(frozen=True)
+class SimCluster:
+    """How to reach a running sim cluster: a self-contained kubeconfig and the context to use."""
+
+    kubeconfig: Path
+    context: str
+    server: str
+
+
+@dataclass(frozen=True)
+class SimStatus:
+    running: bool
+    server: str
+    kubeconfig: Path
+    nodes: list[NodeUsage]
+    pods_running: int
+    pods_pending: int
+
+
+class Sim:
+    """One kwokctl cluster whose state lives in ``root`` (tests give each run its own root)."""
+
+    def __init__(self, root: Path | None = None, name: str = CLUSTER_NAME) -> None:
+        self.root = (root or default_root()).absolute()
+        self.name = name
+
+    @property
+    def workdir(self) -> Path:
+        return self.root / "kwok"
+
+    @property
+    def cluster_dir(self) -> Path:
+        return self.workdir / "clusters" / self.name
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.root / "kubeconfig"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "kwokctl.log"
+
+    def exists(self) -> bool:
+        return (self.cluster_dir / "kwok.yaml").exists()
+
+    def configured_port(self) -> int | None:
+        """The API server port kwokctl chose or was given, read from the cluster's saved config."""
+        try:
+            docs = list(yaml.safe_load_all((self.cluster_dir / "kwok.yaml").read_text()))
+        except FileNotFoundError:
+            return None
+        for doc in docs:
+            if isinstance(doc, dict) and doc.get("kind") == "KwokctlConfiguration":
+                port = doc.get("options", {}).get("kubeApiserverPort")
+                return int(port) if port else None
+        return None
+
+    def processes(self) -> list[int]:
+        """Pids of the live control-plane processes of this cluster (their command lines name its directory)."""
+        marker = str(self.cluster_dir).encode()
+        pids = []
+        for entry in Path("/proc").glob("[0-9]*"):
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+                state = (entry / "stat").read_text().split(") ", 1)[-1][:1]
+            except OSError:
+                continue
+            if marker in cmdline and state != "Z" and int(entry.name) != os.getpid():
+                pids.append(int(entry.name))
+        return sorted(pids)
+
+    # --- up ---------------------------------------------------------------------------------------
+
+    def up(self, spec: SimSpec, *, port: int = 0) -> SimCluster:
+        """Start (or reuse) the control plane, then make the nodes match ``spec``; a second call changes nothing."""
+        spec.validate()
+        if not 0 <= port <= 65535:
+            raise SimError(f"--port must be between 1 and 65535, got {port}")
+        existing = self.configured_port() if self.exists() else None
+        if existing is not None and port and port != existing:
+            raise SimError(
+                f"the sim cluster in {self.root} already uses port {existing}; run `snap2prod sim down` to change it"
+            )
+        if existing is None and port and port_in_use(port):
+            raise SimError(f"port {port} is in use; pick another --port, or leave it out to get a free one")
+        with _step("tools (kube-apiserver, etcd, kwok)"):
+            tools = _tools()
+        fresh = not self.exists()
+        with _step("control plane (etcd, kube-apiserver, scheduler, controller-manager, kwok)"):
+            self._kwokctl_create(tools, port)
+        try:
+            cluster = self._write_kubeconfig()
+            api = self.api_client()
+            try:
+                with _step("API server, scheduler and controllers ready"):
+                    _wait("the API server", lambda: _api_ready(api), START_TIMEOUT_S, self)
+                    _wait("kube-scheduler and kube-controller-manager", lambda: _leaders(api), START_TIMEOUT_S, self)
+                    _wait("the default ServiceAccount", lambda: _default_sa(api), START_TIMEOUT_S, self)
+                with _step(f"nodes: {_describe(spec)}"):
+                    _apply_storage_class(api)
+                    names = _reconcile_nodes(api, spec)
+                    _wait("the simulated nodes", lambda: _nodes_ready(api, names), START_TIMEOUT_S, self)
+            finally:
+                api.close()
+        except BaseException:
+            if fresh:
+                self.down()
+            raise
+        return cluster
+
+    def _kwokctl_create(self, tools: dict[str, Path], port: int) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        stages = self.root / "kwok-stages.yaml"
+        stages.write_text(_stages_config(tools["stages"]))
+        cmd = [
+            str(tools["kwokctl"]), "--name", self.name, "create", "cluster", "--runtime", "binary",
+            "--kube-apiserver-binary", str(tools["kube-apiserver"]),
+            "--kube-scheduler-binary", str(tools["kube-scheduler"]),
+            "--kube-controller-manager-binary", str(tools["kube-controller-manager"]),
+            "--kwok-controller-binary", str(tools["kwok"]),
+            "--etcd-binary", str(tools["etcd"]),
+            "--config", str(stages),
+            "--kubeconfig", "",
+            "--timeout", f"{START_TIMEOUT_S:.0f}s",
+        ]  # fmt: skip
+        if port:
+            cmd += ["--kube-apiserver-port", str(port)]
+        self._kwokctl(cmd)
+
+    def _kwokctl(self, cmd: list[str]) -> None:
+        env = {
+            **os.environ,
+            "KWOK_WORKDIR": str(self.workdir),
+            "KWOK_KUBE_VERSION": f"v{toolchain.KUBERNETES_VERSION}",
+        }
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self.log.open("a") as log:
+            log.write(f"\n$ {' '.join(cmd)}\n")
+            log.flush()
+            proc = subprocess.run(
+                cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, check=False
+            )
+        if proc.returncode != 0:
+            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-12:])
+            raise SimError(f"kwokctl {cmd[3]} {cmd[4]} failed (exit {proc.returncode}):\n{tail}\nfull log: {self.log}")
+
+    def _write_kubeconfig(self) -> SimCluster:
+        """A kubeconfig with the certificates inlined and one context, `snap2prod-sim`, so it works anywhere."""
+        source = yaml.safe_load((self.cluster_dir / "kubeconfig.yaml").read_text())
+        cluster = dict(source["clusters"][0]["cluster"])
+        user = dict(source["users"][0]["user"])
+        for section, key in ((cluster, "certificate-authority"), (user, "client-certificate"), (user, "client-key")):
+            path = section.pop(key, None)
+            if path:
+                section[f"{key}-data"] = base64.b64encode(Path(path).read_bytes()).decode()
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": CONTEXT, "cluster": cluster}],
+            "users": [{"name": CONTEXT, "user": user}],
+            "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT, "user": CONTEXT}}],
+            "current-context": CONTEXT,
+        }
+        self.kubeconfig.touch(mode=0o600)
+        self.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
+        return SimCluster(kubeconfig=self.kubeconfig, context=CONTEXT, server=str(cluster["server"]))
+
+    def api_client(self) -> Any:
+        """A kubernetes-client ApiClient for this cluster (close it when done)."""
+        from kubernetes import config
+
+        return config.new_client_from_config(  # type: ignore[no-untyped-call]  # the client leaves it untyped
+            config_file=str(self.kubeconfig), context=CONTEXT
+        )
+
+    # --- down and status --------------------------------------------------------------------------
+
+    def down(self) -> bool:
+        """Stop every process of the cluster and delete its state; True when there was something to stop."""
+        had = self.exists() or bool(self.processes())
+        if self.exists():
+            with contextlib.suppress(SimError, toolchain.ToolchainError):
+                self._kwokctl([str(toolchain.binary("kwok", "kwokctl")), "--name", self.name, "delete", "cluster"])
+        _terminate(self.processes())
+        left = self.processes()
+        if left:
+            raise SimError(f"could not stop sim cluster processes {left}; see {self.log}")
+        self.kubeconfig.unlink(missing_ok=True)
+        return had
+
+    def status(self) -> SimStatus:
+        """Nodes and their GPUs free/used, as the API server reports them."""
+        if not self.exists() or not self.kubeconfig.exists():
+            return SimStatus(False, "", self.kubeconfig, [], 0, 0)
+        server = str(yaml.safe_load(self.kubeconfig.read_text())["clusters"][0]["cluster"]["server"])
+        api = self.api_client()
+        try:
+            from kubernetes import client
+
+            core = client.CoreV1Api(api)
+            nodes = core.list_node(_request_timeout=5).items
+            pods = core.list_pod_for_all_namespaces(_request_timeout=5).items
+        except Exception:  # connection refused, timeouts: the processes are not serving
+            return SimStatus(False, server, self.kubeconfig, [], 0, 0)
+        finally:
+            api.close()
+        phases = [p.status.phase if p.status else None for p in pods]
+        return SimStatus(True, server, self.kubeconfig, usage(nodes, pods), phases.count("Running"),
+                         phases.count("Pending"))  # fmt: skip
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _tools() -> dict[str, Path]:
+    kube = toolchain.ensure("kubernetes") / "bin"
+    kwok = toolchain.ensure("kwok")
+    return {
+        "kube-apiserver": kube / "kube-apiserver",
+        "kube-scheduler": kube / "kube-scheduler",
+        "kube-controller-manager": kube / "kube-controller-manager",
+        "etcd": toolchain.binary("etcd"),
+        "kwok": kwok / "bin" / "kwok",
+        "kwokctl": kwok / "bin" / "kwokctl",
+        "stages": kwok / "stages",
+    }
+
+
+def _stages_config(stages_dir: Path) -> str:
+    """Only the Stage documents: the kustomize folders also hold a StorageClass and RBAC, which go to the API."""
+    docs = []
+    for rel in STAGES:
+        for doc in yaml.safe_load_all((stages_dir / rel).read_text()):
+            if isinstance(doc, dict) and doc.get("kind") == "Stage":
+                docs.append(doc)
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+@contextlib.contextmanager
+def _step(label: str) -> Iterator[None]:
+    """Show a spinner on stderr while a step runs, then one line with how long it took."""
+    start = time.monotonic()
+    with console.status(label):
+        yield
+    console.print(f"[green]✓[/green] {label} [dim]{time.monotonic() - start:.1f} s[/dim]")
+
+
+def _wait(what: str, check: Callable[[], bool], timeout_s: float, sim: Sim) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):  # refused connections and 404s mean "not yet"
+            if check():
+                return
+        time.sleep(0.25)
+    raise SimError(f"{what} did not become ready within {timeout_s:g} s; component logs: {sim.cluster_dir / 'logs'}")
+
+
+def _api_ready(api: Any) -> bool:
+    from kubernetes import client
+
+    client.VersionApi(api).get_code(_request_timeout=2)
+    return True
+
+
+def _leaders(api: Any) -> bool:
+    """Both controllers hold a fresh leader lease: they run and talk to the API server."""
+    from kubernetes import client
+
+    leases = client.CoordinationV1Api(api).list_namespaced_lease("kube-system", _request_timeout=2).items
+    now = time.time()
+    fresh = {
+        _name(lease)
+        for lease in leases
+        if lease.spec and lease.spec.renew_time and now - lease.spec.renew_time.timestamp() < 15
+    }
+    return {"kube-scheduler", "kube-controller-manager"} <= fresh
+
+
+def _default_sa(api: Any) -> bool:
+    from kubernetes import client
+
+    client.CoreV1Api(api).read_namespaced_service_account("default", "default", _request_timeout=2)
+    return True
+
+
+def _apply_storage_class(api: Any) -> None:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    meta = DEFAULT_STORAGE_CLASS["metadata"]
+    body = client.V1StorageClass(
+        metadata=client.V1ObjectMeta(name=meta["name"], annotations=meta["annotations"]),
+        provisioner=DEFAULT_STORAGE_CLASS["provisioner"],
+        reclaim_policy=DEFAULT_STORAGE_CLASS["reclaimPolicy"],
+        volume_binding_mode=DEFAULT_STORAGE_CLASS["volumeBindingMode"],
+    )
+    try:
+        client.StorageV1Api(api).create_storage_class(body)
+    except ApiException as err:
+        if err.status != 409:
+            raise
+
+
+def _reconcile_nodes(api: Any, spec: SimSpec) -> list[str]:
+    """Create missing nodes, recreate those built from other flags, delete extra ones; same flags: no change."""
+    from kubernetes import client
+
+    core = client.CoreV1Api(api)
+    wanted = {n["metadata"]["name"]: n for n in node_manifests(spec)}
+    current = {_name(n): _annotations(n) for n in core.list_node(label_selector=f"{SIM_LABEL}=true").items}
+    unchanged = {name for name, notes in current.items() if notes.get(SPEC_ANNOTATION) == spec.fingerprint()}
+    for name in current:
+        if name not in wanted or name not in unchanged:
+            core.delete_node(name)
+    for name, body in wanted.items():
+        if name not in unchanged:
+            _create_node(core, body)
+    return list(wanted)
+
+
+def _create_node(core: Any, body: dict[str, Any]) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            core.create_node(body)
+            return
+        except ApiException as err:  # 409 while a deleted node of that name is still going away
+            if err.status != 409 or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _name(obj: Any) -> str:
+    return str(obj.metadata.name) if obj.metadata else ""
+
+
+def _annotations(obj: Any) -> dict[str, str]:
+    return dict(obj.metadata.annotations or {}) if obj.metadata else {}
+
+
+def _nodes_ready(api: Any, names: list[str]) -> bool:
+    from kubernetes import client
+
+    nodes = client.CoreV1Api(api).list_node(label_selector=f"{SIM_LABEL}=true", _request_timeout=2).items
+    ready = {
+        _name(n)
+        for n in nodes
+        if n.status and any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])
+    }
+    return set(names) <= ready
+
+
+def _terminate(pids: list[int], timeout_s: float = 10.0) -> None:
+    """SIGTERM what kwokctl left behind, SIGKILL after the timeout; only this cluster's own processes."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while pids and time.monotonic() < deadline:
+        pids = [p for p in pids if _running(p)]
+        time.sleep(0.1)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().split(") ", 1)[-1][:1] != "Z"
+    except OSError:
+        return False
+
+
+def _describe(spec: SimSpec) -> str:
+    parts = []
+    if spec.gpu_nodes:
+        what = f"{spec.devices_per_node} {spec.gpu_resource}"
+        parts.append(f"{spec.gpu_nodes} GPU node(s) × {what} ({spec.gpu_product}, {spec.memory_mib} MiB)")
+    if spec.cpu_nodes:
+        parts.append(f"{spec.cpu_nodes} CPU node(s)")
+    return ", ".join(parts)
+
+
+# --- CLI -------------------------------------------------------------------------------------------
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="A rehearsal cluster with simulated GPU nodes.")
+out = Console()
+DirOption = typer.Option(None, "--dir", envvar="SNAP2PROD_SIM_DIR", help="state dir (default: the cache's sim/)")
+
+
+@app.command("up")
+def up_command(
+    gpu_nodes: int = typer.Option(1, help="simulated GPU nodes"),
+    gpus_per_node: int = typer.Option(8, help="GPUs on each GPU node"),
+    cpu_nodes: int = typer.Option(1, help="CPU-only nodes (8 cpu, 32Gi)"),
+    gpu_product: str = typer.Option(DEFAULT_PRODUCT, help="the nvidia.com/gpu.product label"),
+    gpu_memory_mib: int | None = typer.Option(None, help="the nvidia.com/gpu.memory label (default: the product's)"),
+    mig: str | None = typer.Option(None, help="MIG profile, e.g. 1g.10gb: nodes offer nvidia.com/mig-<profile>"),
+    port: int = typer.Option(0, help="API server port (default: a free one)"),
+    state: Path | None = DirOption,
+) -> None:
+    """Start the rehearsal cluster (or make a running one match these flags) and print how to use it."""
+    spec = SimSpec(gpu_nodes, gpus_per_node, cpu_nodes, gpu_product, gpu_memory_mib, mig)
+    start = time.monotonic()
+    cluster = Sim(state).up(spec, port=port)
+    console.print(f"sim cluster ready in {time.monotonic() - start:.1f} s at {cluster.server}")
+    out.print(
+        f"export KUBECONFIG={cluster.kubeconfig}\n"
+        f"helm --kube-context {cluster.context} list -A      # any kubectl/helm works with this kubeconfig\n"
+        f"snap2prod sim status                               # nodes and GPUs free/used\n"
+        f"snap2prod sim down                                 # stop it and delete its state",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@app.command("down")
+def down_command(state: Path | None = DirOption) -> None:
+    """Stop the rehearsal cluster and delete its state."""
+    console.print("sim cluster stopped and removed" if Sim(state).down() else "no sim cluster was running")
+
+
+@app.command("status")
+def status_command(state: Path | None = DirOption) -> None:
+    """Show the nodes and their GPUs free/used; exits 1 when no cluster runs."""
+    status = Sim(state).status()
+    if not status.running:
+        out.print("sim cluster: not running (`snap2prod sim up` starts it)")
+        raise typer.Exit(1)
+    table = Table(title=f"sim cluster at {status.server}  (KUBECONFIG={status.kubeconfig}, context {CONTEXT})")
+    for column in ("node", "pool", "ready", "resource", "total", "used", "free"):
+        table.add_column(column, justify="right" if column in ("total", "used", "free") else "left")
+    for n in status.nodes:
+        counts = (str(n.allocatable), str(n.used), str(n.free)) if n.resource else ("-", "-", "-")
+        table.add_row(n.name, n.pool, "yes" if n.ready else "NO", n.resource or "-", *counts)
+    out.print(table)
+    total = sum(n.allocatable for n in status.nodes)
+    used = sum(n.used for n in status.nodes)
+    out.print(f"GPUs: {used} used, {total - used} free of {total}; pods: {status.pods_running} running, "
+              f"{status.pods_pending} pending")  # fmt: skip

@@ -1,0 +1,388 @@
+"""The rehearsal cluster: a real kube-apiserver, scheduler and controller-manager with kwok's simulated GPU nodes."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from pyhelm3 import Client as HelmClient
+from pyhelm3.models import ReleaseRevisionStatus
+
+from scripts import cli, toolchain
+from scripts.processes import port_in_use
+from scripts.sim import CONTEXT, Sim, SimCluster, SimSpec
+from scripts.sim_nodes import GPU_RESOURCE, node_manifests
+
+CHART = Path(__file__).parents[1] / "fixtures" / "charts" / "sim-echo"
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
+    """Poll until ``check`` returns something truthy; fail naming what never happened."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.25)
+    pytest.fail(f"{what} did not happen within {timeout_s:g} s")
+
+
+@pytest.fixture
+def core(sim_api: Any) -> client.CoreV1Api:
+    return client.CoreV1Api(sim_api)
+
+
+@pytest.fixture
+def namespace(core: client.CoreV1Api) -> Iterator[str]:
+    """A namespace of the test's own; deleted afterwards and waited for, so the next test sees an idle cluster."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    core.create_namespace({"metadata": {"name": name}})
+    wait_for("the default ServiceAccount", lambda: _exists(core.read_namespaced_service_account, "default", name))
+    yield name
+    core.delete_namespace(name)
+    wait_for(f"namespace {name} to go away", lambda: not _exists(core.read_namespace, name), 120)
+
+
+def _exists(read: Callable[..., Any], *args: str) -> bool:
+    try:
+        read(*args)
+    except ApiException as err:
+        if err.status == 404:
+            return False
+        raise
+    return True
+
+
+def pod(
+    name: str, *, gpus: int = 0, resource: str = GPU_RESOURCE, tolerate: bool = True, **spec: Any
+) -> dict[str, Any]:
+    resources: dict[str, Any] = {"requests": {"cpu": "100m", "memory": "64Mi"}}
+    if gpus:
+        resources["limits"] = {resource: str(gpus)}
+    return {
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "containers": [{"name": "main", "image": "registry.invalid/app:1", "resources": resources}],
+            "tolerations": [GPU_TOLERATION] if tolerate else [],
+            **spec,
+        },
+    }
+
+
+def scheduling_message(core: client.CoreV1Api, ns: str, name: str) -> str:
+    """The scheduler's FailedScheduling event for the pod ("" until there is one)."""
+    events = core.list_namespaced_event(ns, field_selector=f"involvedObject.name={name}").items
+    return " | ".join(e.message or "" for e in events if e.reason == "FailedScheduling")
+
+
+def listening_ports(pids: list[int]) -> set[int]:
+    """TCP ports in LISTEN state whose sockets belong to ``pids`` (from /proc, no tools needed)."""
+    inodes = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").glob("*"):
+            try:
+                target = fd.readlink().as_posix()
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and fields[9] in inodes:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+# --- bad input: a clear one-line error, a non-zero exit, nothing started -----------------------------
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    rc = cli.main(args)
+    captured = capsys.readouterr()
+    return rc, captured.out + captured.err
+
+
+def test_a_negative_node_count_is_refused_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, output = run_cli(["sim", "up", "--gpu-nodes", "-1", "--dir", str(tmp_path)], capsys)
+    assert rc == 1
+    assert output.strip() == "error: --gpu-nodes must be between 0 and 100, got -1"
+    assert not (tmp_path / "kwok").exists()
+
+
+def test_an_unknown_mig_profile_is_refused_naming_the_profiles_offered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, output = run_cli(["sim", "up", "--mig", "9g.999gb", "--dir", str(tmp_path)], capsys)
+    assert rc == 1
+    assert "unknown MIG profile '9g.999gb' for NVIDIA-A100-SXM4-80GB; it offers: 1g.10gb, 1g.20gb" in output
+    assert len(output.strip().splitlines()) == 1
+    assert "Traceback" not in output
+
+
+def test_a_mig_profile_on_a_gpu_without_mig_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, output = run_cli(
+        ["sim", "up", "--gpu-product", "NVIDIA-L4", "--mig", "1g.10gb", "--dir", str(tmp_path)], capsys
+    )
+    assert rc == 1
+    assert "it offers: none (it does not support MIG)" in output
+
+
+def test_a_port_in_use_is_refused_before_anything_starts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        rc, output = run_cli(["sim", "up", "--port", str(port), "--dir", str(tmp_path)], capsys)
+    assert rc == 1
+    assert output.strip() == f"error: port {port} is in use; pick another --port, or leave it out to get a free one"
+    assert not (tmp_path / "kwok").exists()
+
+
+def test_status_without_a_cluster_says_so_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc, output = run_cli(["sim", "status", "--dir", str(tmp_path)], capsys)
+    assert rc == 1
+    assert "not running" in output
+
+
+def test_a_mig_node_offers_slices_instead_of_whole_gpus() -> None:
+    (node,) = node_manifests(SimSpec(gpu_nodes=1, gpus_per_node=2, cpu_nodes=0, mig="1g.10gb"))
+    assert node["status"]["allocatable"]["nvidia.com/mig-1g.10gb"] == "14"
+    assert node["status"]["allocatable"][GPU_RESOURCE] == "0"
+    assert node["metadata"]["labels"]["nvidia.com/mig.strategy"] == "mixed"
+    assert node["metadata"]["labels"]["nvidia.com/mig-1g.10gb.count"] == "14"
+
+
+# --- the shared cluster ------------------------------------------------------------------------------
+
+
+def test_gpu_nodes_show_what_a_real_gpu_node_shows(sim_cluster: SimCluster, core: client.CoreV1Api) -> None:
+    gpu_nodes = core.list_node(label_selector="nvidia.com/gpu.present=true").items
+    assert sorted(n.metadata.name for n in gpu_nodes) == ["sim-gpu-0", "sim-gpu-1"]
+    for node in gpu_nodes:
+        assert node.status.capacity[GPU_RESOURCE] == "2"
+        assert node.status.allocatable[GPU_RESOURCE] == "2"
+        labels = node.metadata.labels
+        assert labels["nvidia.com/gpu.product"] == "NVIDIA-A100-SXM4-80GB"
+        assert labels["nvidia.com/gpu.memory"] == "81920"
+        assert labels["nvidia.com/gpu.count"] == "2"
+        assert [(t.key, t.value, t.effect) for t in node.spec.taints] == [("nvidia.com/gpu", "present", "NoSchedule")]
+        assert {c.type: c.status for c in node.status.conditions}["Ready"] == "True"
+    cpu = core.read_node("sim-cpu-0")
+    assert (cpu.status.allocatable["cpu"], cpu.status.allocatable["pods"]) == ("7500m", "110")
+    assert GPU_RESOURCE not in cpu.status.allocatable
+
+
+def test_the_kubeconfig_has_the_snap2prod_sim_context(sim_cluster: SimCluster) -> None:
+    assert sim_cluster.context == CONTEXT
+    text = sim_cluster.kubeconfig.read_text()
+    assert "current-context: snap2prod-sim" in text
+    assert "client-key-data" in text  # self-contained: works after the state dir's pki moves
+
+
+def test_a_gpu_deployment_is_placed_on_a_gpu_node_and_becomes_ready(
+    sim_api: Any, core: client.CoreV1Api, namespace: str
+) -> None:
+    apps = client.AppsV1Api(sim_api)
+    template = pod("gpu-app", gpus=1)
+    apps.create_namespaced_deployment(
+        namespace,
+        {
+            "metadata": {"name": "gpu-app"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "gpu-app"}}, "template": template},
+        },
+    )
+    wait_for("the Deployment to be available", lambda: apps.read_namespaced_deployment(
+        "gpu-app", namespace).status.available_replicas == 1)  # fmt: skip
+    (placed,) = core.list_namespaced_pod(namespace, label_selector="app=gpu-app").items
+    assert placed.spec.node_name in {"sim-gpu-0", "sim-gpu-1"}
+    assert placed.status.phase == "Running"
+    assert {c.type: c.status for c in placed.status.conditions}["Ready"] == "True"
+
+
+def test_a_pod_wanting_more_gpus_than_any_node_has_stays_pending(
+    sim_spec: SimSpec, core: client.CoreV1Api, namespace: str
+) -> None:
+    core.create_namespaced_pod(namespace, pod("too-big", gpus=sim_spec.gpus_per_node + 1))
+    message = wait_for("a FailedScheduling event", lambda: scheduling_message(core, namespace, "too-big"))
+    assert "Insufficient nvidia.com/gpu" in message
+    waiting = core.read_namespaced_pod("too-big", namespace)
+    assert waiting.status.phase == "Pending"
+    assert waiting.spec.node_name is None
+
+
+def test_a_pod_without_the_toleration_never_lands_on_a_gpu_node(core: client.CoreV1Api, namespace: str) -> None:
+    wants_gpu_node = pod("no-toleration", tolerate=False, nodeSelector={"nvidia.com/gpu.present": "true"})
+    core.create_namespaced_pod(namespace, wants_gpu_node)
+    message = wait_for("a FailedScheduling event", lambda: scheduling_message(core, namespace, "no-toleration"))
+    assert "untolerated taint" in message
+    assert "nvidia.com/gpu: present" in message
+    assert core.read_namespaced_pod("no-toleration", namespace).spec.node_name is None
+
+
+def test_untolerating_replicas_all_go_to_the_cpu_node(sim_api: Any, core: client.CoreV1Api, namespace: str) -> None:
+    apps = client.AppsV1Api(sim_api)
+    template = pod("web", tolerate=False)
+    spec = {"replicas": 4, "selector": {"matchLabels": {"app": "web"}}, "template": template}
+    apps.create_namespaced_deployment(namespace, {"metadata": {"name": "web"}, "spec": spec})
+    wait_for("4 ready replicas", lambda: apps.read_namespaced_deployment("web", namespace).status.ready_replicas == 4)
+    nodes = {p.spec.node_name for p in core.list_namespaced_pod(namespace, label_selector="app=web").items}
+    assert nodes == {"sim-cpu-0"}
+
+
+def test_a_job_reaches_complete(sim_api: Any, namespace: str) -> None:
+    batch = client.BatchV1Api(sim_api)
+    template = pod("once", restartPolicy="Never")
+    batch.create_namespaced_job(namespace, {"metadata": {"name": "once"}, "spec": {"template": template}})
+
+    def complete() -> bool:
+        job = batch.read_namespaced_job("once", namespace)
+        return any(c.type == "Complete" and c.status == "True" for c in job.status.conditions or [])
+
+    wait_for("the Job to complete", complete)
+    assert batch.read_namespaced_job("once", namespace).status.succeeded == 1
+
+
+def test_a_claim_binds_through_the_default_storage_class(core: client.CoreV1Api, namespace: str) -> None:
+    claim = {
+        "metadata": {"name": "models"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "20Gi"}}},
+    }
+    core.create_namespaced_persistent_volume_claim(namespace, claim)
+    wait_for("the claim to bind", lambda: core.read_namespaced_persistent_volume_claim(
+        "models", namespace).status.phase == "Bound")  # fmt: skip
+    bound = core.read_namespaced_persistent_volume_claim("models", namespace)
+    assert bound.spec.storage_class_name == "kwok-volume"
+    assert bound.status.capacity["storage"] == "20Gi"
+
+
+def test_status_counts_gpus_used_and_free(
+    sim: Sim, core: client.CoreV1Api, namespace: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    core.create_namespaced_pod(namespace, pod("one-gpu", gpus=1, nodeName="sim-gpu-1"))
+    wait_for("the pod to run", lambda: core.read_namespaced_pod("one-gpu", namespace).status.phase == "Running")
+    rows = {row.name: row for row in sim.status().nodes}
+    assert (rows["sim-gpu-1"].allocatable, rows["sim-gpu-1"].used, rows["sim-gpu-1"].free) == (2, 1, 1)
+    assert (rows["sim-gpu-0"].used, rows["sim-gpu-0"].free) == (0, 2)
+    rc, output = run_cli(["sim", "status", "--dir", str(sim.root)], capsys)
+    assert rc == 0
+    assert "GPUs: 1 used, 3 free of 4" in output
+
+
+def test_a_second_up_with_the_same_flags_changes_nothing(
+    sim: Sim, sim_spec: SimSpec, sim_cluster: SimCluster, core: client.CoreV1Api
+) -> None:
+    pids = sim.processes()
+    uids = {n.metadata.name: n.metadata.uid for n in core.list_node().items}
+    again = sim.up(sim_spec)
+    assert again.server == sim_cluster.server
+    assert sim.processes() == pids
+    assert {n.metadata.name: n.metadata.uid for n in core.list_node().items} == uids
+
+
+# --- Helm v4 through pyhelm3 -------------------------------------------------------------------------
+
+
+def helm_client(cluster: SimCluster) -> HelmClient:
+    return HelmClient(
+        executable=str(toolchain.binary("helm")), kubeconfig=cluster.kubeconfig, kubecontext=cluster.context
+    )
+
+
+def test_pyhelm3_parses_the_helm_version(sim_cluster: SimCluster) -> None:
+    assert str(helm_client(sim_cluster).version) == toolchain.HELM_VERSION
+
+
+def test_helm_installs_upgrades_rolls_back_and_uninstalls_a_chart(
+    sim_cluster: SimCluster, sim_api: Any, core: client.CoreV1Api, namespace: str
+) -> None:
+    helm = helm_client(sim_cluster)
+    apps = client.AppsV1Api(sim_api)
+
+    def message() -> str:
+        return str(core.read_namespaced_config_map("echo", namespace).data["message"])
+
+    async def lifecycle() -> None:
+        chart = await helm.get_chart(CHART)
+        first = await helm.install_or_upgrade_release(
+            "echo", chart, {"message": "one", "gpus": 1}, namespace=namespace, wait=True, timeout="90s"
+        )
+        assert (first.revision, first.status) == (1, ReleaseRevisionStatus.DEPLOYED)
+        assert message() == "one"
+        assert apps.read_namespaced_deployment("echo", namespace).status.ready_replicas == 1
+        (placed,) = core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/instance=echo").items
+        assert placed.spec.node_name.startswith("sim-gpu-")
+
+        second = await helm.install_or_upgrade_release(
+            "echo", chart, {"message": "two", "gpus": 1}, namespace=namespace, wait=True, timeout="90s"
+        )
+        assert (second.revision, message()) == (2, "two")
+
+        rolled_back = await second.release.rollback(1, wait=True, timeout="90s")
+        assert (rolled_back.revision, rolled_back.status, message()) == (3, ReleaseRevisionStatus.DEPLOYED, "one")
+
+        await helm.uninstall_release("echo", namespace=namespace, wait=True, timeout="90s")
+        assert list(await helm.list_releases(namespace=namespace)) == []
+        assert not _exists(apps.read_namespaced_deployment, "echo", namespace)
+
+    asyncio.run(lifecycle())
+
+
+# --- clusters of their own ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mig_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
+    own = Sim(tmp_path_factory.mktemp("sim-mig"))
+    own.up(SimSpec(gpu_nodes=1, gpus_per_node=1, cpu_nodes=0, mig="1g.10gb"))
+    yield own
+    own.down()
+
+
+def test_a_pod_requesting_a_mig_slice_is_placed_on_the_mig_node(mig_sim: Sim) -> None:
+    api = mig_sim.api_client()
+    try:
+        mig_core = client.CoreV1Api(api)
+        node = mig_core.read_node("sim-gpu-0")
+        assert node.status.allocatable["nvidia.com/mig-1g.10gb"] == "7"
+        mig_core.create_namespaced_pod("default", pod("slice", gpus=1, resource="nvidia.com/mig-1g.10gb"))
+        wait_for("the pod to run", lambda: mig_core.read_namespaced_pod("slice", "default").status.phase == "Running")
+        assert mig_core.read_namespaced_pod("slice", "default").spec.node_name == "sim-gpu-0"
+    finally:
+        api.close()
+
+
+def test_down_leaves_no_process_or_port_behind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    own = Sim(tmp_path / "sim")
+    cluster = own.up(SimSpec(gpu_nodes=1, gpus_per_node=1, cpu_nodes=0))
+    pids = own.processes()
+    ports = listening_ports(pids)
+    api_port = int(cluster.server.rsplit(":", 1)[1])
+    assert len(pids) >= 5  # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller
+    assert api_port in ports
+
+    rc, output = run_cli(["sim", "down", "--dir", str(own.root)], capsys)
+
+    assert rc == 0, output
+    assert [p for p in pids if alive(p)] == []
+    assert [p for p in ports if port_in_use(p)] == []
+    assert own.processes() == []
+    assert not own.cluster_dir.exists()
+    assert not own.kubeconfig.exists()
