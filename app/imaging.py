@@ -184,7 +184,7 @@ def sniff(data: bytes) -> str:
         raise ImageRejected(
             f"This file is not an image: its first bytes match no picture format. {ACCEPTED}", "not_image"
         )
-    if what.startswith("a ") and what.endswith(" image"):
+    if what.endswith(" image"):
         raise ImageRejected(f"This file is {what}, which is not accepted here. {ACCEPTED}", "unsupported")
     raise ImageRejected(f"This file is not an image (it looks like {what}). {ACCEPTED}", "not_image")
 
@@ -227,14 +227,7 @@ def encode_jpeg(image: Image, quality: int = DEFAULT_JPEG_QUALITY) -> bytes:
 
 def to_bgr8(image: Image) -> Image:
     """8-bit BGR from gray, gray+alpha, BGR or BGRA at 8 or 16 bit; alpha is composited over white."""
-    img = _to_8bit(image)
-    if img.ndim == 2 or img.shape[2] == 1:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    if img.shape[2] == 2:
-        return _over_white(cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2BGR), img[:, :, 1])
-    if img.shape[2] == 4:
-        return _over_white(img[:, :, :3], img[:, :, 3])
-    return img
+    return _shrink(image, image.shape[1], image.shape[0])
 
 
 # --- decode and resize ----------------------------------------------------------------------------
@@ -251,7 +244,7 @@ def _decode(data: bytes, info: ImageInfo, native_size: int) -> Image:
     """Decode as stored (orientation ignored); JPEGs at the coarsest libjpeg scale that still covers the target."""
     buf = np.frombuffer(data, dtype=np.uint8)
     if info.format == JPEG:
-        factor = _jpeg_scale(max(info.width, info.height), native_size)
+        factor = _jpeg_scale(info.width, info.height, native_size)
         flags = _REDUCED[factor] | cv2.IMREAD_IGNORE_ORIENTATION
         expected = (-(-info.height // factor), -(-info.width // factor))
     else:
@@ -282,10 +275,16 @@ _REDUCED = {
 }
 
 
-def _jpeg_scale(long_side: int, native_size: int) -> int:
-    """Largest libjpeg scale-down (8, 4, 2) whose output long side is still at least ``native_size``."""
+def _jpeg_scale(width: int, height: int, native_size: int) -> int:
+    """Largest libjpeg scale-down (8, 4, 2) whose output still covers the target size.
+
+    At scale 1/f each output pixel is the mean of an f×f block, and the last block row and column are padded
+    by the encoder; so the short side must also span a few blocks, or a thin strip would be mostly padding.
+    """
+    target_w, target_h = fit_long_side(width, height, native_size)
     for factor in (8, 4, 2):
-        if -(-long_side // factor) >= native_size:
+        covers = -(-width // factor) >= target_w and -(-height // factor) >= target_h
+        if covers and min(width, height) >= 4 * 8 * factor:
             return factor
     return 1
 
@@ -309,7 +308,7 @@ def _shrink(image: Image, width: int, height: int) -> Image:
         return cv2.add(premultiplied, cv2.merge([255 - alpha] * 3))
     if not size_matches:
         img = cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)
-    return to_bgr8(img)
+    return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if channels == 1 else img
 
 
 def _to_8bit(image: Image) -> Image:
@@ -318,11 +317,6 @@ def _to_8bit(image: Image) -> Image:
     if image.dtype == np.uint16:
         return np.right_shift(image, 8).astype(np.uint8)
     raise ValueError(f"pixels are 8- or 16-bit unsigned integers, got {image.dtype}")
-
-
-def _over_white(color: Image, alpha: Image) -> Image:
-    alpha3 = cv2.merge([alpha, alpha, alpha])
-    return cv2.add(cv2.multiply(color, alpha3, scale=1 / 255), 255 - alpha3)
 
 
 # --- headers ------------------------------------------------------------------------------------
