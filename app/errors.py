@@ -91,3 +91,29 @@ class CameraUnavailable(Snap2ProdError):
     def __init__(self, source: str, detail: str) -> None:
         super().__init__(f"No pictures from {source}: {detail}")
         self.source = source
+
+
+class CatalogError(Snap2ProdError):
+    """The model catalog (models/catalog.yaml) or a Modelfile it names is missing or invalid."""
+
+
+class LockError(Snap2ProdError):
+    """The digest lock (models/models.lock) is missing, invalid, or does not name the model asked for."""
+
+
+class DigestMismatch(Snap2ProdError):
+    """A model's digest on the server differs from the one the lock pinned."""
+
+    def __init__(self, model: str, locked: str, found: str) -> None:
+        super().__init__(
+            f"Model {model!r} has digest {found} but the lock pins {locked}: the source serves other bytes than "
+            "were locked. Pull from the source the lock was made from, or re-pin on purpose with "
+            f"`snap2prod models lock --model {model}`."
+        )
+        self.model = model
+        self.locked = locked
+        self.found = found
+
+
+class RegistryError(Snap2ProdError):
+    """A push to or a pull from a model registry failed; the message says why and what to change."""
