@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 from bench.report import BenchResult, write
@@ -11,6 +12,7 @@ MODULES = ("bench.frame_pipeline", "bench.gateway_stream")
 
 
 def main() -> int:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run cleanups: benches start servers
     results: list[BenchResult] = []
     for name in MODULES:
         print(f"== {name}", flush=True)

@@ -51,7 +51,7 @@ def find_or_start(state: Path, *, port: int | None = None) -> OllamaHandle:
     return OllamaHandle(start(state, port=port), started_here=True)
 
 
-def start(state: Path, *, port: int | None = None) -> str:
+def start(state: Path, *, port: int | None = None, extra_env: dict[str, str] | None = None) -> str:
     """Start ``ollama serve`` on a free port with its models in the cache; return its URL once it answers."""
     if port is None:
         wanted = os.environ.get("SNAP2PROD_OLLAMA_PORT")
@@ -64,6 +64,7 @@ def start(state: Path, *, port: int | None = None) -> str:
         "OLLAMA_HOST": f"127.0.0.1:{port}",
         "OLLAMA_MODELS": str(models_dir()),
         "OLLAMA_NOPRUNE": "1",
+        **(extra_env or {}),
     }
     proc.start([str(toolchain.binary("ollama")), "serve"], env=env, host=host)
     try:
