@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     ollama_host: str = Field(default=DEFAULT_OLLAMA_HOST, validation_alias="OLLAMA_HOST")
     connect_timeout_s: float = 3.0
     first_token_timeout_s: float = 120.0
+    camera: str = ""
+    """A host camera for the page: a device index ("0") or a URL (rtsp://, http://) or a video file."""
+    catalog: str = ""
+    """Another model catalog file; empty means models/catalog.yaml."""
 
     @field_validator("ollama_host")
     @classmethod

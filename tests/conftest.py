@@ -39,3 +39,28 @@ def text_model(gateway: OllamaGateway) -> str:
         events = list(bootstrap.create_offline_model(gateway))
         assert events[-1].status == "success", events[-3:]
     return bootstrap.OFFLINE_MODEL
+
+
+@pytest.fixture(scope="session")
+def vision_model(gateway: OllamaGateway, text_model: str) -> str:
+    """The synthetic vision model (SmolLM2 + a random-weight projector): real image path, meaningless text."""
+    from scripts.synthetic_vision import ensure_model
+
+    return ensure_model(gateway)
+
+
+def jpeg_bytes(width: int = 320, height: int = 240, seed: int = 0) -> bytes:
+    """A small photo-like JPEG: gradients, a shape and noise."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    x = np.linspace(0, 255, width, dtype=np.float32)
+    y = np.linspace(0, 255, height, dtype=np.float32)[:, None]
+    image = np.stack([np.broadcast_to(x, (height, width)), np.broadcast_to(y, (height, width)), (x + y) / 2], -1)
+    image = image + rng.normal(0, 8, image.shape)
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    cv2.circle(image, (width // 2, height // 2), min(width, height) // 4, (20, 40, 220), -1)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return buf.tobytes()
