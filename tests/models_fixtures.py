@@ -1,0 +1,329 @@
+"""Real parts for the model tests: scratch Ollama servers, OCI registries on loopback, and one fault server.
+
+Import the fixtures into a test module (``from tests.models_fixtures import scratch_ollama, ...``). Every process
+starts on a free port with its own state under pytest's tmp dir and is stopped by its fixture.
+
+Why a registry *and* a blob store: Ollama 0.24.0's puller asks a registry for a blob and insists on a redirect to
+another host name (``server/download.go`` returns ``resp.Location()`` also for a 200), the way registry.ollama.ai
+sends blobs to its CDN. A registry that serves the bytes itself fails with "http: no Location header in
+response" (ollama/ollama#7244). So the mirror here is the CNCF distribution registry with its ``redirect``
+storage middleware pointing at a static file server (Starlette's StaticFiles, Range-capable) over the registry's
+own storage folder: the production shape of a registry behind a CDN, on one machine.
+
+Run as ``python -m tests.models_fixtures blob-store ROOT PORT`` (the static server) or ``... fault-blob-store
+ROOT PORT DROP_AFTER LOG`` (the fault server); the fixtures do that.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from app.gateway import OllamaGateway
+from scripts import toolchain
+from scripts.processes import ManagedProcess, free_port
+
+START_TIMEOUT_S = 60.0
+
+
+# --- scratch Ollama servers --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScratchOllama:
+    """An `ollama serve` with its own, initially empty, models folder."""
+
+    host: str
+    models: Path
+    gateway: OllamaGateway
+
+
+def start_ollama(state: Path) -> tuple[ScratchOllama, ManagedProcess]:
+    port = free_port()
+    models = state / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    host = f"http://127.0.0.1:{port}"
+    proc = ManagedProcess("ollama", state)
+    env = {"OLLAMA_HOST": f"127.0.0.1:{port}", "OLLAMA_MODELS": str(models), "HOME": str(state)}
+    proc.start([str(toolchain.binary("ollama")), "serve"], env=env, host=host)
+    try:
+        proc.wait_http(f"{host}/api/version", START_TIMEOUT_S)
+    except Exception:
+        proc.stop()
+        raise
+    return ScratchOllama(host, models, OllamaGateway(host)), proc
+
+
+@pytest.fixture
+def scratch_ollama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], ScratchOllama]]:
+    """A factory: each call starts one more empty Ollama; all are stopped when the test ends."""
+    started: list[tuple[ScratchOllama, ManagedProcess]] = []
+
+    def start() -> ScratchOllama:
+        started.append(start_ollama(tmp_path_factory.mktemp("scratch-ollama")))
+        return started[-1][0]
+
+    yield start
+    for server, proc in started:
+        server.gateway.close()
+        proc.stop()
+
+
+# --- registries ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Registry:
+    """A registry on loopback; ``address`` is HOST:PORT, ``storage`` its folder (distribution only)."""
+
+    address: str
+    storage: Path | None = None
+
+    def namespace(self, ns: str = "snap2prod") -> str:
+        return f"{self.address}/{ns}"
+
+
+def _distribution_config(storage: Path, port: int, redirect_to: str | None) -> str:
+    middleware = (
+        f"middleware:\n  storage:\n    - name: redirect\n      options:\n        baseurl: {redirect_to}\n"
+        if redirect_to
+        else ""
+    )
+    return (
+        "version: 0.1\nlog:\n  level: info\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n"
+        f"{middleware}http:\n  addr: 127.0.0.1:{port}\n"
+    )
+
+
+def start_distribution(state: Path, storage: Path, *, redirect_to: str | None, name: str) -> Registry:
+    """Start a CNCF distribution registry on ``storage``; with ``redirect_to`` its blob GETs redirect there."""
+    port = free_port()
+    config = state / f"{name}.yml"
+    config.write_text(_distribution_config(storage, port, redirect_to))
+    proc = ManagedProcess(name, state)
+    proc.start([str(toolchain.binary("distribution", "registry")), "serve", str(config)])
+    try:
+        proc.wait_http(f"http://127.0.0.1:{port}/v2/", START_TIMEOUT_S)
+    except Exception:
+        proc.stop()
+        raise
+    return Registry(f"127.0.0.1:{port}", storage)
+
+
+def start_blob_store(state: Path, root: Path, *, name: str = "blob-store", extra: tuple[str, ...] = ()) -> int:
+    """Start this module's static file server (or, with ``extra``, its fault variant) over ``root``."""
+    port = free_port()
+    mode = "fault-blob-store" if extra else "blob-store"
+    proc = ManagedProcess(name, state)
+    cwd_root = Path(__file__).resolve().parent.parent
+    env = {"PYTHONPATH": str(cwd_root)}
+    proc.start([sys.executable, "-m", "tests.models_fixtures", mode, str(root), str(port), *extra], env=env)
+    root.mkdir(parents=True, exist_ok=True)
+    proc.wait_http(f"http://127.0.0.1:{port}/healthz", START_TIMEOUT_S)
+    return port
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """A redirecting distribution registry (push and pull work), and a plain one on the same storage."""
+
+    redirecting: Registry
+    plain: Registry
+
+
+@pytest.fixture(scope="module")
+def mirror_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mirror]:
+    state = tmp_path_factory.mktemp("mirror")
+    storage = state / "storage"
+    storage.mkdir()
+    try:
+        blob_port = start_blob_store(state, storage)
+        # "localhost", not 127.0.0.1: Ollama follows redirects to the same host name itself and only stops at
+        # (and downloads from) one that leads to another host name.
+        redirecting = start_distribution(state, storage, redirect_to=f"http://localhost:{blob_port}/", name="registry")
+        plain = start_distribution(state, storage, redirect_to=None, name="registry-plain")
+        yield Mirror(redirecting, plain)
+    finally:
+        for pid_file in state.glob("*.pid"):
+            ManagedProcess(pid_file.stem, state).stop()
+
+
+@dataclass(frozen=True)
+class FaultMirror:
+    """A registry whose blob redirects lead to ``fault_dropping_blob_store``; ``log`` records its requests."""
+
+    registry: Registry
+    log: Path
+    drop_after: int
+
+
+@pytest.fixture
+def fault_dropping_blob_store(tmp_path: Path, mirror_registry: Mirror) -> Iterator[FaultMirror]:
+    """Fault injection: the first download of any blob larger than ``drop_after`` bytes is cut after that
+    many bytes (the connection closes mid-body); every later request is served normally, Range included."""
+    assert mirror_registry.redirecting.storage is not None
+    state = tmp_path / "fault"
+    state.mkdir()
+    log = state / "requests.jsonl"
+    drop_after = 20_000_000
+    try:
+        port = start_blob_store(
+            state, mirror_registry.redirecting.storage, name="fault-blob-store", extra=(str(drop_after), str(log))
+        )
+        registry = start_distribution(
+            state, mirror_registry.redirecting.storage, redirect_to=f"http://localhost:{port}/", name="registry"
+        )
+        yield FaultMirror(registry, log, drop_after)
+    finally:
+        for pid_file in state.glob("*.pid"):
+            ManagedProcess(pid_file.stem, state).stop()
+
+
+@pytest.fixture(scope="module")
+def crane_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """`crane registry serve` (go-containerregistry) with its blobs on disk."""
+    state = tmp_path_factory.mktemp("crane")
+    port = free_port()
+    proc = ManagedProcess("crane", state)
+    cmd = [str(toolchain.binary("crane")), "registry", "serve", "--address", f"127.0.0.1:{port}"]
+    proc.start([*cmd, "--disk", str(state / "blobs")])
+    try:
+        proc.wait_http(f"http://127.0.0.1:{port}/v2/", START_TIMEOUT_S)
+        yield Registry(f"127.0.0.1:{port}")
+    finally:
+        proc.stop()
+
+
+def requests_logged(log: Path) -> list[dict[str, str | None]]:
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+
+
+# --- the static blob store and its fault variant (run as a module) --------------------------------------------
+
+
+def _serve_static(root: Path, port: int) -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Mount, Route
+    from starlette.staticfiles import StaticFiles
+
+    async def healthz(_: object) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    app = Starlette(routes=[Route("/healthz", healthz), Mount("/", StaticFiles(directory=root, check_dir=False))])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+_RANGE = re.compile(r"bytes=(\d+)-(\d*)")
+
+
+def _serve_fault(root: Path, port: int, drop_after: int, log: Path) -> None:
+    dropped: set[str] = set()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _record(self) -> None:
+            with log.open("a") as out:
+                out.write(json.dumps({"method": self.command, "path": self.path, "range": self.headers.get("Range")}))
+                out.write("\n")
+
+        def _file(self) -> Path | None:
+            target = (root / self.path.lstrip("/")).resolve()
+            return target if target.is_file() and root.resolve() in target.parents else None
+
+        def do_HEAD(self) -> None:
+            self._respond(body=False)
+
+        def do_GET(self) -> None:
+            if self.path == "/healthz":
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+                return
+            self._respond(body=True)
+
+        def _respond(self, *, body: bool) -> None:
+            self._record()
+            path = self._file()
+            if path is None:
+                self.send_error(404)
+                return
+            size = path.stat().st_size
+            start, end = 0, size - 1
+            match = _RANGE.fullmatch(self.headers.get("Range", ""))
+            if match:
+                start = int(match.group(1))
+                end = min(int(match.group(2)), size - 1) if match.group(2) else size - 1
+            length = end - start + 1
+            self.send_response(206 if match else 200)
+            self.send_header("Content-Length", str(length))
+            self.send_header("Accept-Ranges", "bytes")
+            if match:
+                self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+            self.end_headers()
+            if not body:
+                return
+            cut = size > drop_after and self.path not in dropped
+            with path.open("rb") as fh:
+                fh.seek(start)
+                remaining = min(length, drop_after) if cut else length
+                while remaining > 0:
+                    chunk = fh.read(min(1 << 20, remaining))
+                    if not chunk:
+                        break
+                    self.wfile.write(chunk)
+                    remaining -= len(chunk)
+            if cut:
+                dropped.add(self.path)
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(2)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.serve_forever()
+
+
+def main(argv: list[str]) -> int:
+    mode, root, port = argv[0], Path(argv[1]), int(argv[2])
+    if mode == "blob-store":
+        _serve_static(root, port)
+    elif mode == "fault-blob-store":
+        _serve_fault(root, port, int(argv[3]), Path(argv[4]))
+    else:
+        print(f"unknown mode {mode!r}", file=sys.stderr)
+        return 2
+    return 0
+
+
+__all__ = [
+    "FaultMirror",
+    "Mirror",
+    "Registry",
+    "ScratchOllama",
+    "crane_registry",
+    "fault_dropping_blob_store",
+    "mirror_registry",
+    "requests_logged",
+    "scratch_ollama",
+    "start_ollama",
+]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
