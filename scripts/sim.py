@@ -125,10 +125,9 @@ class Sim:
         for entry in Path("/proc").glob("[0-9]*"):
             try:
                 cmdline = (entry / "cmdline").read_bytes()
-                state = (entry / "stat").read_text().split(") ", 1)[-1][:1]
             except OSError:
                 continue
-            if marker in cmdline and state != "Z" and int(entry.name) != os.getpid():
+            if marker in cmdline and int(entry.name) != os.getpid() and _running(int(entry.name)):
                 pids.append(int(entry.name))
         return sorted(pids)
 
@@ -143,6 +142,11 @@ class Sim:
         if existing is not None and port and port != existing:
             raise SimError(
                 f"the sim cluster in {self.root} already uses port {existing}; run `snap2prod sim down` to change it"
+            )
+        if existing is not None and not self.processes() and port_in_use(existing):
+            raise SimError(
+                f"port {existing}, where the stopped sim cluster's API server listens, is now in use; "
+                "run `snap2prod sim down`, then `sim up` again"
             )
         if existing is None and port and port_in_use(port):
             raise SimError(f"port {port} is in use; pick another --port, or leave it out to get a free one")
@@ -173,8 +177,8 @@ class Sim:
 
     def _kwokctl_create(self, tools: dict[str, Path], port: int) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        stages = self.root / "kwok-stages.yaml"
-        stages.write_text(_stages_config(tools["stages"]))
+        stages = self.root / "kwok-config.yaml"
+        stages.write_text(_kwok_config(tools["stages"]))
         cmd = [
             str(tools["kwokctl"]), "--name", self.name, "create", "cluster", "--runtime", "binary",
             "--kube-apiserver-binary", str(tools["kube-apiserver"]),
@@ -240,12 +244,13 @@ class Sim:
 
     def down(self) -> bool:
         """Stop every process of the cluster and delete its state; True when there was something to stop."""
-        had = self.exists() or bool(self.processes())
+        pids = self.processes()  # before kwokctl: an exiting process's command line reads empty
+        had = self.exists() or bool(pids)
         if self.exists():
             with contextlib.suppress(SimError, toolchain.ToolchainError):
                 self._kwokctl([str(toolchain.binary("kwok", "kwokctl")), "--name", self.name, "delete", "cluster"])
-        _terminate(self.processes())
-        left = self.processes()
+        _terminate(sorted({*pids, *self.processes()}))  # kwokctl only signals; wait until ports are released
+        left = [p for p in pids if _running(p)] + self.processes()
         if left:
             raise SimError(f"could not stop sim cluster processes {left}; see {self.log}")
         self.kubeconfig.unlink(missing_ok=True)
@@ -289,9 +294,16 @@ def _tools() -> dict[str, Path]:
     }
 
 
-def _stages_config(stages_dir: Path) -> str:
-    """Only the Stage documents: the kustomize folders also hold a StorageClass and RBAC, which go to the API."""
-    docs = []
+def _kwok_config(stages_dir: Path) -> str:
+    """kwokctl's config: loopback only, plus kwok's Stage documents (its folders also hold a StorageClass, which
+    goes to the API instead)."""
+    docs: list[dict[str, Any]] = [
+        {  # every component listens on loopback only (kwokctl's default is all interfaces)
+            "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+            "kind": "KwokctlConfiguration",
+            "options": {"bindAddress": "127.0.0.1"},
+        }
+    ]
     for rel in STAGES:
         for doc in yaml.safe_load_all((stages_dir / rel).read_text()):
             if isinstance(doc, dict) and doc.get("kind") == "Stage":
@@ -305,7 +317,7 @@ def _step(label: str) -> Iterator[None]:
     start = time.monotonic()
     with console.status(label):
         yield
-    console.print(f"[green]✓[/green] {label} [dim]{time.monotonic() - start:.1f} s[/dim]")
+    console.print(f"[green]✓[/green] {label} [dim]{time.monotonic() - start:.1f} s[/dim]", soft_wrap=True)
 
 
 def _wait(what: str, check: Callable[[], bool], timeout_s: float, sim: Sim) -> None:
@@ -430,10 +442,19 @@ def _terminate(pids: list[int], timeout_s: float = 10.0) -> None:
 
 
 def _running(pid: int) -> bool:
+    """True while any thread of the process lives: a Go program's main thread can be a zombie while the others
+    still exit and hold its sockets, so the leader's state alone says too little."""
     try:
-        return (Path("/proc") / str(pid) / "stat").read_text().split(") ", 1)[-1][:1] != "Z"
+        tasks = list((Path("/proc") / str(pid) / "task").iterdir())
     except OSError:
         return False
+    for task in tasks:
+        try:
+            if (task / "stat").read_text().split(") ", 1)[-1][:1] not in ("Z", "X"):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _describe(spec: SimSpec) -> str:
@@ -468,7 +489,7 @@ def up_command(
     spec = SimSpec(gpu_nodes, gpus_per_node, cpu_nodes, gpu_product, gpu_memory_mib, mig)
     start = time.monotonic()
     cluster = Sim(state).up(spec, port=port)
-    console.print(f"sim cluster ready in {time.monotonic() - start:.1f} s at {cluster.server}")
+    console.print(f"sim cluster ready in {time.monotonic() - start:.1f} s at {cluster.server}", soft_wrap=True)
     out.print(
         f"export KUBECONFIG={cluster.kubeconfig}\n"
         f"helm --kube-context {cluster.context} list -A      # any kubectl/helm works with this kubeconfig\n"
