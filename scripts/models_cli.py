@@ -170,6 +170,10 @@ PULL_HINTS = {
         "CloudFront backend); see README.md, 'Models: catalog and lock'."
     ),
     "server gave HTTP response to HTTPS client": "the registry speaks plain HTTP: add --insecure.",
+    "no such host": (
+        "the Ollama server cannot resolve the registry's name (offline, or a typo). Pull from a mirror you can "
+        "reach with --registry HOST/NAMESPACE, or create the model from local GGUF files with `models import`."
+    ),
     "insecure protocol http": "the registry speaks plain HTTP: add --insecure.",
 }
 PUSH_HINTS = {

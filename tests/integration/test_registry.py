@@ -8,6 +8,8 @@ tests), which is why the mirror here is distribution with redirects (tests/model
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -213,23 +215,47 @@ def test_pull_from_a_registry_that_sends_blobs_itself_says_ollama_needs_a_redire
 # --- crane ------------------------------------------------------------------------------------------------
 
 
-def test_mirror_into_crane_says_why_ollama_cannot_push_there(
-    crane_registry: Registry, mirrored: Mirrored, ollama_host: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    lock_path = write_lock(mirrored.lock.model_copy(update={"mirror": None}), tmp_path / "models.lock")
+@dataclass(frozen=True)
+class Attempt:
+    code: int
+    output: str
+    lock_before: str
+    lock_after: str
+    left_on_source: list[str]
+
+
+@pytest.fixture(scope="module")
+def crane_mirror_attempt(
+    crane_registry: Registry, mirrored: Mirrored, gateway: OllamaGateway, tmp_path_factory: pytest.TempPathFactory
+) -> Attempt:
+    """`models mirror` into crane, once (Ollama retries the failing upload for about a minute)."""
+    lock_path = write_lock(mirrored.lock.model_copy(update={"mirror": None}), tmp_path_factory.mktemp("c") / "l")
     before = lock_path.read_text()
     args = ["models", "mirror", "--registry", crane_registry.namespace(NAMESPACE), "--insecure"]
-    code, out = _run([*args, "--host", ollama_host, "--lock", str(lock_path)], capsys)
-    assert code == 1
-    assert "no Host in request URL" in out
-    assert "relative Location header" in out
-    assert lock_path.read_text() == before
+    with contextlib.redirect_stderr(io.StringIO()) as err, contextlib.redirect_stdout(io.StringIO()) as out:
+        code = cli.main([*args, "--host", gateway.host, "--lock", str(lock_path)])
+    left = [m.name for m in gateway.list_models() if m.name.startswith(crane_registry.address)]
+    return Attempt(code, out.getvalue() + err.getvalue(), before, lock_path.read_text(), left)
 
 
-def test_a_failed_mirror_leaves_no_registry_named_copy_on_the_source(
-    crane_registry: Registry, mirrored: Mirrored, gateway: OllamaGateway, tmp_path: Path
+def test_mirror_into_crane_says_why_ollama_cannot_push_there(crane_mirror_attempt: Attempt) -> None:
+    assert crane_mirror_attempt.code == 1
+    assert "no Host in request URL" in crane_mirror_attempt.output
+    assert "relative Location header" in crane_mirror_attempt.output
+
+
+def test_a_failed_mirror_leaves_the_lock_as_it_was(crane_mirror_attempt: Attempt) -> None:
+    assert crane_mirror_attempt.lock_after == crane_mirror_attempt.lock_before
+
+
+def test_a_failed_mirror_leaves_no_registry_named_copy_on_the_source(crane_mirror_attempt: Attempt) -> None:
+    assert crane_mirror_attempt.left_on_source == []
+
+
+def test_pull_from_a_registry_name_that_does_not_resolve_says_so(
+    mirrored: Mirrored, ollama_host: str, text_model: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lock_path = write_lock(mirrored.lock, tmp_path / "models.lock")
-    args = ["models", "mirror", "--registry", crane_registry.namespace(NAMESPACE), "--insecure"]
-    assert cli.main([*args, "--host", gateway.host, "--lock", str(lock_path)]) == 1
-    assert [m.name for m in gateway.list_models() if m.name.startswith(crane_registry.address)] == []
+    args = ["models", "pull", text_model, "--registry", "registry.invalid/snap2prod", "--host", ollama_host]
+    code, out = _run([*args, "--lock", str(mirrored.lock_path)], capsys)
+    assert code == 1
+    assert "cannot resolve the registry's name" in out
