@@ -219,6 +219,20 @@ def test_importing_a_gguf_alone_gives_a_text_model(
     assert import_side.gateway.show("snap2prod-test/text:1").capabilities == ("completion",)
 
 
+def test_importing_a_catalog_vision_model_without_projector_warns_that_it_cannot_see(
+    import_side: ScratchOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(
+        "models:\n  - name: snap2prod-test/blind:1\n    role: vision\n    capabilities: [completion, vision]\n"
+        "    image_size: 56\n    size_gb: 0.1\n"
+    )
+    args = ["models", "import", "snap2prod-test/blind:1", "--model-file", str(bootstrap.smollm2_gguf())]
+    code, out = run([*args, "--catalog", str(catalog), "--host", import_side.host], capsys)
+    assert code == 0, out
+    assert "snap2prod-test/blind:1 does not report vision (the catalog expects it)" in out
+
+
 def test_importing_a_file_that_is_not_gguf_fails_before_anything_is_created(
     import_side: ScratchOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
