@@ -122,7 +122,9 @@ with st.sidebar:
 # --- main: source, prompt, model -------------------------------------------------------------------
 
 st.title("snap2prod")
-vision: list[str] = attempt(partial(uc.vision_models, gw), []) if version else []
+# The last known list stays while Ollama is away, so the chosen model survives an outage.
+vision: list[str] = attempt(partial(uc.vision_models, gw), []) if version else ss.get("vision_models", [])
+ss["vision_models"] = vision
 chat_capable = [m.name for m in installed]
 
 left, right = st.columns([2, 3])
@@ -134,6 +136,8 @@ with left:
     prompt = uc.prompt_text(preset, custom)
     if vision:
         model = st.selectbox("Vision model", vision, key="model") or ""
+        if "synthetic" in model:
+            st.caption("A synthetic model with random weights: the picture path is real, its words are not.")
     else:
         model = ""
         if version:
@@ -179,25 +183,32 @@ def describe_now(data: bytes, source_label: str) -> None:
     except Snap2ProdError as err:
         capture.error = str(err)
     capture.description = text
-    placeholder.markdown(text)
+    placeholder.empty()
+    show_capture(capture)
+
+
+def capture_caption(capture: Capture) -> str:
+    return f"capture #{capture.id} · {capture.model} · {capture.source}"
 
 
 def show_capture(capture: Capture) -> None:
-    if capture.description:
-        st.markdown(capture.description)
+    st.markdown(capture.description or "_(the model returned no text)_")
     if capture.error:
         st.error(capture.error)
+    st.caption(capture_caption(capture))
 
 
 def show_metrics(capture: Capture) -> None:
     m = capture.metrics
     if m is None:
         return
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3 = st.columns(3)
     c1.metric("TTFT", f"{m.ttft_ms:.0f} ms")
     c2.metric("tok/s", f"{m.tokens_per_s:.1f}")
-    c3.metric("image KB", f"{m.image_kb_after:.0f}", delta=f"{m.image_kb_after - m.image_kb_before:.0f} KB sent")
-    c4.metric("model", m.model)
+    c3.metric(
+        "image KB sent", f"{m.image_kb_after:.0f}", delta=f"of {m.image_kb_before:.0f} KB taken", delta_color="off"
+    )
+    st.caption(f"model {m.model} · {m.eval_count} tokens in {m.total_ms / 1000:.1f} s · resize {m.prepare_ms:.0f} ms")
     rows = history.metrics_rows()
     if len(rows) > 1:
         st.line_chart(rows, x="capture", y=["TTFT ms", "tok/s"], height=180)

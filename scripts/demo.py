@@ -32,7 +32,7 @@ def start_streamlit(state: Path, port: int, ollama_host: str) -> str:
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(APP_FILE),
         "--server.port", str(port), "--server.address", "0.0.0.0",  # noqa: S104 - phones on the LAN may join
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     proc = ManagedProcess(STREAMLIT, state)
     proc.start(cmd, env={"OLLAMA_HOST": ollama_host}, port=port)

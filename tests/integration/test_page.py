@@ -53,7 +53,8 @@ def test_a_frame_is_described_with_metrics_and_recorded(page: AppTest, vision_mo
     assert capture is not None and capture.description.strip()
     assert capture.description.strip()[:20] in _texts(page)
     labels = {m.label for m in page.metric}
-    assert {"TTFT", "tok/s", "image KB", "model"} <= labels
+    assert {"TTFT", "tok/s", "image KB sent"} <= labels
+    assert any(f"model {vision_model}" in str(c.value) for c in page.caption)
     assert capture.metrics is not None and capture.metrics.image_kb_after < capture.metrics.image_kb_before
     assert capture.model == vision_model
 

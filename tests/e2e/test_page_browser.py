@@ -1,0 +1,108 @@
+"""The page in real Chromium with a fake camera, against a real Ollama that the test stops and restarts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from scripts import demo, ollama_server, toolchain
+from scripts.processes import ManagedProcess, free_port
+from tests.conftest import jpeg_bytes
+from tests.e2e.conftest import CHROMIUM_ARGS
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
+TIMEOUT_MS = 120_000
+
+
+def write_y4m(path: Path, width: int = 640, height: int = 480) -> Path:
+    """A one-frame Y4M video that Chromium's fake camera plays in a loop."""
+    image = cv2.imdecode(np.frombuffer(jpeg_bytes(width, height, seed=9), np.uint8), cv2.IMREAD_COLOR)
+    cv2.putText(image, "snap2prod", (40, 80), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 4)
+    i420 = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+    path.write_bytes(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode() + b"FRAME\n" + i420.tobytes())
+    return path
+
+
+@pytest.fixture
+def stack(tmp_path: Path, vision_model: str) -> Iterator[tuple[str, Path, int]]:
+    """Its own Ollama (so the test may stop it) and the page; yields the page URL, the state dir, Ollama's port."""
+    state, port = tmp_path / "state", free_port()
+    host = ollama_server.start(state, port=port)
+    url = demo.start_streamlit(state, free_port(), host)
+    yield url, state, port
+    ManagedProcess(demo.STREAMLIT, state).stop()
+    ollama_server.stop(state)
+
+
+@pytest.fixture
+def camera_browser(tmp_path: Path) -> Iterator[Browser]:
+    video = write_y4m(tmp_path / "camera.y4m")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(toolchain.binary("chromium")),
+            headless=True,
+            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={video}"],
+        )
+        yield browser
+        browser.close()
+
+
+def _description(page: Page) -> str:
+    """The streamed text alone: the description container's markdown, without its heading and caption."""
+    block = page.locator(".st-key-description")
+    caption = block.locator("[data-testid=stCaptionContainer]").all_inner_texts()
+    texts = block.locator("[data-testid=stMarkdown]").all_inner_texts()
+    return "\n".join(t for t in texts if t not in caption).strip()
+
+
+def test_take_photo_streams_a_description_errors_are_clear_and_ollama_can_come_back(
+    stack: tuple[str, Path, int], camera_browser: Browser, tmp_path: Path
+) -> None:
+    url, state, port = stack
+    context = camera_browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    expect(page.get_by_text("reachable at")).to_be_visible(timeout=TIMEOUT_MS)
+
+    # camera -> description -> metrics
+    page.wait_for_function("() => { const v = document.querySelector('video'); return v && v.readyState >= 2 }")
+    page.get_by_role("button", name="Take Photo").click(timeout=TIMEOUT_MS)
+    expect(page.locator(".st-key-description")).to_contain_text("capture #1", timeout=TIMEOUT_MS)
+    expect(page.locator(".st-key-metrics")).to_contain_text("TTFT", timeout=TIMEOUT_MS)
+    expect(page.locator(".st-key-metrics")).to_contain_text("tok/s")
+    assert _description(page)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.locator("[data-testid=stMain]").evaluate("main => main.scrollTo(0, 0)")
+    page.screenshot(path=str(SCREENSHOT))
+
+    # a corrupt upload: a clear error, and the page still works
+    page.get_by_text("Upload", exact=True).click()
+    corrupt = tmp_path / "holiday.jpg"
+    corrupt.write_bytes(jpeg_bytes(seed=3)[:400])
+    page.locator("input[type=file]").set_input_files(str(corrupt))
+    expect(page.locator(".st-key-description [data-testid=stAlert]")).to_contain_text("JPEG", timeout=TIMEOUT_MS)
+    good = tmp_path / "good.png"
+    cv2.imwrite(str(good), cv2.imdecode(np.frombuffer(jpeg_bytes(seed=4), np.uint8), cv2.IMREAD_COLOR))
+    page.locator("input[type=file]").set_input_files(str(good))
+    expect(page.locator(".st-key-description")).to_contain_text("capture #2 · ", timeout=TIMEOUT_MS)
+    expect(page.locator(".st-key-description [data-testid=stAlert]")).to_have_count(0)
+
+    # Ollama stops: a clear error, the page stays alive
+    ollama_server.stop(state)
+    page.get_by_role("button", name="Describe again").click()
+    expect(page.locator(".st-key-description")).to_contain_text("capture #3 · ", timeout=TIMEOUT_MS)
+    expect(page.locator(".st-key-description [data-testid=stAlert]")).to_contain_text("does not answer")
+
+    # Ollama comes back on the same address: works again without a reload
+    ollama_server.start(state, port=port)
+    page.get_by_role("button", name="Describe again").click()
+    expect(page.locator(".st-key-description")).to_contain_text("capture #4 · ", timeout=TIMEOUT_MS)
+    expect(page.locator(".st-key-description [data-testid=stAlert]")).to_have_count(0)
+    expect(page.locator(".st-key-metrics")).to_contain_text("TTFT")
+    assert _description(page)
+    context.close()
