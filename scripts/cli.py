@@ -22,6 +22,23 @@ def demo_command() -> None:
     raise typer.Exit(demo.run())
 
 
+@cli.command("up")
+def up_command() -> None:
+    """Start the laptop stack in the background (Ollama + the page); `status` shows it, `down` stops it."""
+    raise typer.Exit(demo.run(foreground=False))
+
+
+@cli.command("status")
+def status_command() -> None:
+    """Show what runs: processes, ports, health."""
+    rows = demo.status()
+    if not rows:
+        console.print("nothing is running (start it with `snap2prod up` or `make demo`)")
+    for row in rows:
+        console.print(f"{row.name:<10} pid {row.pid:<7} {row.url:<28} {'healthy' if row.healthy else 'NOT healthy'}")
+        console.print(f"{'':<10} log {row.log}")
+
+
 @cli.command("down")
 def down_command() -> None:
     """Stop everything `demo` or `up` started."""

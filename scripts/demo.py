@@ -6,11 +6,14 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+import httpx
+
 from app.gateway import OllamaGateway
-from scripts import bootstrap, ollama_server, progress
+from scripts import bootstrap, ollama_server, progress, synthetic_vision
 from scripts.processes import ManagedProcess, ProcessError, port_in_use, state_dir, stop_all
 
 APP_FILE = Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py"
@@ -52,6 +55,8 @@ def ensure_models(gateway: OllamaGateway) -> None:
         progress.show(gateway.pull(name), f"pull {name}")
     if plan.create_offline:
         progress.show(bootstrap.create_offline_model(gateway), f"create {bootstrap.OFFLINE_MODEL}")
+    if plan.create_synthetic_vision:
+        progress.show(synthetic_vision.create_model(gateway), f"create {synthetic_vision.SYNTHETIC_VISION_MODEL}")
     if plan.notice:
         progress.console.print(f"[yellow]{plan.notice}[/yellow]")
 
@@ -101,6 +106,33 @@ def _supervise(state: Path, *, started_ollama: bool) -> int:
         if started_ollama:
             ollama_server.stop(state)
     return 0
+
+
+@dataclass(frozen=True)
+class Running:
+    name: str
+    pid: int
+    url: str
+    healthy: bool
+    log: str
+
+
+def status() -> list[Running]:
+    """The processes `demo`/`up` started that still run, each with a health probe."""
+    state = state_dir()
+    rows = []
+    for name, probe in ((ollama_server.PROCESS_NAME, "/api/version"), (STREAMLIT, "/_stcore/health")):
+        proc = ManagedProcess(name, state)
+        info = proc.info()
+        if info is None:
+            continue
+        url = str(info["host"]) if "host" in info else f"http://localhost:{info.get('port')}"
+        try:
+            healthy = httpx.get(url + probe, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            healthy = False
+        rows.append(Running(name, int(str(info["pid"])), url, healthy, str(proc.log_file)))
+    return rows
 
 
 def down() -> list[str]:

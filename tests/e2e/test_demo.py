@@ -13,7 +13,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
-from scripts import toolchain
+from app.gateway import OllamaGateway
+from scripts import bootstrap, toolchain
 from scripts.processes import free_port, port_in_use
 
 SNAP2PROD = [sys.executable, "-m", "scripts.cli"]
@@ -36,6 +37,20 @@ def _wait_for(url: str, proc: subprocess.Popen[str], timeout_s: float = 180) -> 
             pass
         time.sleep(0.5)
     pytest.fail(f"{url} did not answer within {timeout_s} s")
+
+
+def _gone(pid: int, within_s: float = 5.0) -> bool:
+    """True once the process has exited (a zombie waiting for its reaper counts as exited)."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        stat = Path(f"/proc/{pid}/stat")
+        try:
+            if stat.read_text().split(") ", 1)[1].startswith("Z"):
+                return True
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _pids_of(state: Path) -> list[int]:
@@ -67,7 +82,7 @@ def test_demo_serves_the_page_with_ollamas_version_and_down_leaves_nothing(tmp_p
     assert not port_in_use(app_port)
     assert not port_in_use(ollama_port)
     for pid in pids:
-        assert not Path(f"/proc/{pid}").exists(), f"process {pid} is still running"
+        assert _gone(pid), f"process {pid} is still running"
     assert not list(state.glob("*.pid"))
 
 
@@ -82,7 +97,7 @@ def test_ctrl_c_stops_what_the_demo_started(tmp_path: Path) -> None:
     assert demo.returncode == 0, out
     assert "Stopping" in out
     assert not port_in_use(app_port) and not port_in_use(ollama_port)
-    assert all(not Path(f"/proc/{pid}").exists() for pid in pids)
+    assert all(_gone(pid) for pid in pids)
 
 
 def test_wrong_ollama_host_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
@@ -110,3 +125,32 @@ def test_busy_app_port_is_a_clear_error(tmp_path: Path) -> None:
     assert f"port {port} is busy" in output and "make down" in output
     assert "Traceback" not in output
     assert not list((tmp_path / "state").glob("*.pid"))
+
+
+def test_up_status_down_run_the_stack_in_the_background(tmp_path: Path) -> None:
+    app_port, ollama_port = free_port(), free_port()
+    env = _env(tmp_path, SNAP2PROD_PORT=str(app_port), SNAP2PROD_OLLAMA_PORT=str(ollama_port))
+    up = subprocess.run([*SNAP2PROD, "up"], env=env, text=True, capture_output=True, timeout=300)
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert f"http://localhost:{app_port}" in up.stdout + up.stderr
+    try:
+        status = subprocess.run([*SNAP2PROD, "status"], env=env, text=True, capture_output=True, timeout=60)
+        lines = (status.stdout + status.stderr).splitlines()
+        assert any(line.startswith("ollama") and "healthy" in line and "NOT" not in line for line in lines), lines
+        assert any(line.startswith("streamlit") and f":{app_port}" in line and "NOT" not in line for line in lines)
+    finally:
+        down = subprocess.run([*SNAP2PROD, "down"], env=env, text=True, capture_output=True, timeout=60)
+    assert "ollama" in down.stdout + down.stderr and "streamlit" in down.stdout + down.stderr
+    assert not port_in_use(app_port) and not port_in_use(ollama_port)
+    after = subprocess.run([*SNAP2PROD, "status"], env=env, text=True, capture_output=True, timeout=60)
+    assert "nothing is running" in after.stdout + after.stderr
+
+
+def test_offline_bootstrap_plans_a_text_and_a_synthetic_vision_model_and_says_so(
+    gateway: OllamaGateway, vision_model: str
+) -> None:
+    plan = bootstrap.plan(gateway, online=False)
+    assert plan.pulls == ()
+    assert not plan.create_offline and not plan.create_synthetic_vision  # both exist in the shared cache
+    assert "no real vision model is available offline" in plan.notice
+    assert "snap2prod models pull moondream mistral" in plan.notice
