@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from app.catalog import Catalog
 from app.gateway import ChatMessage, ChatStats, ChatStream, OllamaGateway
 from app.imaging import PreparedImage
+from app.metrics import Telemetry
 
 PRESETS: dict[str, str] = {
     "Describe this picture": "Describe this picture in a few sentences: who or what is in it, and what is happening.",
@@ -64,6 +65,8 @@ def vision_models(gateway: OllamaGateway) -> list[str]:
 
 
 def describe(gateway: OllamaGateway, image: PreparedImage, model: str, prompt: str) -> ChatStream:
+    if isinstance(gateway.observer, Telemetry):
+        gateway.observer.image_prepared(model, image.original_bytes, image.sent_bytes)
     return gateway.chat_stream(
         model, [ChatMessage("user", prompt, images=(image.jpeg,))], options=DEFAULT_OPTIONS, keep_alive="10m"
     )

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import ollama
@@ -112,6 +112,17 @@ class ChatMessage:
         return msg
 
 
+class ChatObserver(Protocol):
+    """Told exactly once about every chat request: its stats, or the exception that ended it. Must not raise.
+
+    ``chat_failed`` gets ``GeneratorExit`` when the caller abandoned the stream before its end.
+    """
+
+    def chat_finished(self, stats: ChatStats) -> None: ...
+
+    def chat_failed(self, model: str, error: BaseException, elapsed_s: float) -> None: ...
+
+
 class ChatStream:
     """Iterate for text pieces as they arrive; ``stats`` is set once the answer is complete."""
 
@@ -123,8 +134,22 @@ class ChatStream:
         self._model = model
         self._started = started
         self.stats: ChatStats | None = None
+        self._reported = False
 
     def __iter__(self) -> Iterator[str]:
+        try:
+            yield from self._pieces()
+        except BaseException as err:
+            if not self._reported:
+                self._reported = True
+                self._gateway._failed(self._model, err, self._started)
+            raise
+        observer = self._gateway.observer
+        if observer is not None and self.stats is not None and not self._reported:
+            self._reported = True
+            observer.chat_finished(self.stats)
+
+    def _pieces(self) -> Iterator[str]:
         parts: list[str] = []
         ttft: float | None = None
         last: ollama.ChatResponse | None = None
@@ -159,8 +184,16 @@ class ChatStream:
 class OllamaGateway:
     """One Ollama server. Connect timeout short (a dead host fails fast); read timeout long (model loads)."""
 
-    def __init__(self, host: str, *, connect_timeout_s: float = 3.0, first_token_timeout_s: float = 120.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        *,
+        connect_timeout_s: float = 3.0,
+        first_token_timeout_s: float = 120.0,
+        observer: ChatObserver | None = None,
+    ) -> None:
         self.host = normalize_host(host)
+        self.observer = observer
         self.connect_timeout_s = connect_timeout_s
         self.first_token_timeout_s = first_token_timeout_s
         timeout = httpx.Timeout(first_token_timeout_s, connect=connect_timeout_s)
@@ -321,18 +354,27 @@ class OllamaGateway:
         keep_alive: str | float | None = None,
     ) -> ChatStream:
         """Start a streamed chat; refuses images for a model without the vision capability before sending."""
-        if any(m.images for m in messages) and VISION not in self.capabilities(model):
-            raise ModelCannotSeeImages(model)
-        started = time.perf_counter()
-        with self._translate(model, "first token"):
-            chunks = self._client.chat(
-                model=model,
-                messages=[m.as_dict() for m in messages],
-                stream=True,
-                options=dict(options or {}),
-                keep_alive=keep_alive,
-            )
+        asked = time.perf_counter()
+        try:
+            if any(m.images for m in messages) and VISION not in self.capabilities(model):
+                raise ModelCannotSeeImages(model)
+            started = time.perf_counter()
+            with self._translate(model, "first token"):
+                chunks = self._client.chat(
+                    model=model,
+                    messages=[m.as_dict() for m in messages],
+                    stream=True,
+                    options=dict(options or {}),
+                    keep_alive=keep_alive,
+                )
+        except Exception as err:
+            self._failed(model, err, asked)
+            raise
         return ChatStream(self, chunks, model, started)
+
+    def _failed(self, model: str, error: BaseException, started: float) -> None:
+        if self.observer is not None:
+            self.observer.chat_failed(model, error, time.perf_counter() - started)
 
 
 def _progress(event: ollama.ProgressResponse) -> Progress:

@@ -25,8 +25,9 @@ class Stamped(Generic[T]):
 class LatestOnly(Generic[T]):
     """A one-place mailbox: ``put`` replaces what is waiting; ``take`` waits for something."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_drop: Callable[[], None] | None = None) -> None:
         self._cond = threading.Condition()
+        self._on_drop = on_drop
         self._pending: Stamped[T] | None = None
         self.submitted = 0
         self.dropped = 0
@@ -35,6 +36,8 @@ class LatestOnly(Generic[T]):
         with self._cond:
             if self._pending is not None:
                 self.dropped += 1
+                if self._on_drop is not None:
+                    self._on_drop()
             self._pending = Stamped(item, time.monotonic() if captured_at is None else captured_at)
             self.submitted += 1
             self._cond.notify()
@@ -63,8 +66,8 @@ class LiveResult(Generic[R]):
 class LiveDescriber(Generic[T, R]):
     """One worker thread that describes the newest frame; results and errors are kept, never raised."""
 
-    def __init__(self, work: Callable[[T], R]) -> None:
-        self.inbox: LatestOnly[T] = LatestOnly()
+    def __init__(self, work: Callable[[T], R], on_drop: Callable[[], None] | None = None) -> None:
+        self.inbox: LatestOnly[T] = LatestOnly(on_drop)
         self._work = work
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -35,6 +37,11 @@ class Settings(BaseSettings):
     """A host camera for the page: a device index ("0") or a URL (rtsp://, http://) or a video file."""
     catalog: str = ""
     """Another model catalog file; empty means models/catalog.yaml."""
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    """Port of the Prometheus endpoint (/metrics); 0 turns it off."""
+    metrics_addr: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes the pod's address in a cluster
+    log_format: Literal["text", "json"] = "text"
+    """One log record per model request: readable text, or JSON lines for a log pipeline."""
 
     @field_validator("ollama_host")
     @classmethod

@@ -24,6 +24,7 @@ from app.gateway import LoadedModel, ModelInfo, OllamaGateway
 from app.history import Capture, History
 from app.imaging import PreparedImage, prepare
 from app.live import LiveDescriber
+from app.metrics import start as start_telemetry
 from app.settings import Settings
 
 T = TypeVar("T")
@@ -37,11 +38,17 @@ def settings() -> Settings:
     return Settings()
 
 
+telemetry = st.cache_resource(start_telemetry)  # /metrics on SNAP2PROD_METRICS_PORT, once per server process
+
+
 @st.cache_resource
 def gateway() -> OllamaGateway:
     s = settings()
     return OllamaGateway(
-        s.ollama_host, connect_timeout_s=s.connect_timeout_s, first_token_timeout_s=s.first_token_timeout_s
+        s.ollama_host,
+        connect_timeout_s=s.connect_timeout_s,
+        first_token_timeout_s=s.first_token_timeout_s,
+        observer=telemetry(),
     )
 
 
@@ -318,7 +325,7 @@ def live_worker() -> LiveDescriber[bytes, tuple[str, uc.Metrics | None]]:
         return text, uc.Metrics.of(stream.stats, image) if stream.stats else None
 
     if "live_worker" not in ss:
-        ss["live_worker"] = LiveDescriber(work)
+        ss["live_worker"] = LiveDescriber(work, on_drop=telemetry().frame_dropped)
     worker: LiveDescriber[bytes, tuple[str, uc.Metrics | None]] = ss["live_worker"]
     return worker
 
