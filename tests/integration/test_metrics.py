@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -436,3 +438,45 @@ def test_the_error_rate_alert_selects_the_models_with_errors(
 ) -> None:
     rule = next(r for r in alert_rules() if r["alert"] == "Snap2ProdHighErrorRate")
     assert {r["metric"]["model"] for r in query(prometheus, rule["expr"])} == {text_model, "other"}
+
+
+# --- the process's Telemetry, as the page starts it --------------------------------------------------------
+
+START = """
+import sys, urllib.request
+from app.metrics import start
+first, second = start(), start()
+assert first is second
+if first._server is not None:
+    sys.stdout.write(urllib.request.urlopen(f"http://127.0.0.1:{first._server.server_port}/metrics").read().decode())
+"""
+
+
+def _start_in_a_process(ollama_host: str, port: int) -> subprocess.CompletedProcess[str]:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "OLLAMA_HOST": ollama_host,
+        "SNAP2PROD_METRICS_PORT": str(port),
+        "SNAP2PROD_METRICS_ADDR": "127.0.0.1",
+        "SNAP2PROD_LOG_FORMAT": "json",
+    }
+    return subprocess.run(
+        [sys.executable, "-c", START], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+
+
+def test_start_serves_the_metrics_port_from_the_environment(ollama_host: str) -> None:
+    done = _start_in_a_process(ollama_host, free_port())
+    assert "snap2prod_ollama_up 1.0" in done.stdout
+    [record] = [json.loads(line) for line in done.stderr.splitlines()]
+    assert record["msg"] == "metrics" and record["url"].startswith("http://127.0.0.1:")
+
+
+def test_a_busy_metrics_port_is_a_warning_not_a_crash(ollama_host: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = _start_in_a_process(ollama_host, taken.getsockname()[1])
+    [record] = [json.loads(line) for line in done.stderr.splitlines()]
+    assert record["level"] == "warning" and record["msg"] == "metrics endpoint not served"
+    assert done.stdout == ""

@@ -8,10 +8,12 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from pydantic import ValidationError
 
 from app import errors, logs
 from app.gateway import ChatStats, ModelInfo
 from app.metrics import ERROR_OUTCOMES, OUTCOMES, ModelDirectory, Telemetry, outcome_of
+from app.settings import Settings
 
 DIGEST = "a817b5dc" + "0" * 56
 INSTALLED = [ModelInfo("moondream:latest", DIGEST, 1), ModelInfo("snap2prod/smollm2:135m", "b" * 64, 2)]
@@ -197,3 +199,19 @@ def test_configuring_twice_keeps_one_handler() -> None:
     logs.configure("json", stream=second)
     logging.getLogger("snap2prod.requests").info("chat")
     assert first.getvalue() == "" and second.getvalue().count("\n") == 1
+
+
+# --- settings -------------------------------------------------------------------------------------------
+
+
+def test_metrics_port_and_log_format_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SNAP2PROD_METRICS_PORT", "9999")
+    monkeypatch.setenv("SNAP2PROD_LOG_FORMAT", "json")
+    s = Settings()
+    assert (s.metrics_port, s.log_format) == (9999, "json")
+
+
+def test_an_unknown_log_format_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SNAP2PROD_LOG_FORMAT", "yaml")
+    with pytest.raises(ValidationError, match="log_format"):
+        Settings()
