@@ -26,10 +26,12 @@ manifest_digest() {  # the digest Ollama reports for a model: sha256 of its mani
 }
 
 clean() {  # ollama's progress bar redraws lines with escape codes; keep the words
-  tr '\r\033' '\n\n' <"$1" | sed -e 's/^\[[0-9;?]*[A-Za-z]//' -e 's/\[[0-9;?]*[A-Za-z]//g' | grep -v '^[[:space:]]*$' || true
+  tr '\r\033' '\n\n' <"$1" | sed -e 's/^\[[0-9;?]*[A-Za-z]//' -e 's/\[[0-9;?]*[A-Za-z]//g' -e 's/[[:space:]]*$//' | grep -v '^[[:space:]]*$' || true
 }
 
-pull() {  # $1 = source; shows the progress every 10 s; returns the exit code of `ollama pull`
+every=${SNAP2PROD_PROGRESS_SECONDS:-10}
+
+pull() {  # $1 = source; shows the progress every $every seconds; returns the exit code of `ollama pull`
   out="$work/pull-models.out"
   : >"$out"
   # shellcheck disable=SC2086  # $insecure is empty or one flag
@@ -39,7 +41,7 @@ pull() {  # $1 = source; shows the progress every 10 s; returns the exit code of
   while kill -0 "$pid" 2>/dev/null; do
     sleep 1
     ticks=$((ticks + 1))
-    if [ $((ticks % 10)) -eq 0 ]; then
+    if [ $((ticks % every)) -eq 0 ]; then
       log "  $(clean "$out" | tail -n 1)"
     fi
   done
