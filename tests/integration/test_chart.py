@@ -387,6 +387,8 @@ def test_provisioning_is_an_init_container_of_ollama_running_the_same_image(
     assert init["name"] == "pull-models"
     assert init["command"] == ["/bin/sh", "/opt/snap2prod/pull-models.sh"]
     assert init["image"] == ollama_container(rendered["prod"])["image"]
+    assert {"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"} in init["env"]  # the image's "all" would leak GPUs
+    assert "limits" not in init["resources"] or not [k for k in init["resources"]["limits"] if "/" in k]
     assert "lifecycle" not in ollama_container(rendered["prod"])  # no postStart hook
 
 
