@@ -19,12 +19,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 
 from scripts.sim import Sim, SimCluster, SimSpec
-from tests.fixtures.chart.helm import CHART, ENVIRONMENTS, helm, lock_values, pod_specs, template, values_args
+from tests.fixtures.chart.helm import (
+    CHART,
+    ENVIRONMENTS,
+    FIXTURE_LOCK,
+    helm,
+    lock_values,
+    pod_specs,
+    template,
+    values_args,
+    write_values,
+)
 
 RELEASE = "snap2prod"
 OLLAMA = f"{RELEASE}-ollama"
@@ -267,6 +278,34 @@ def test_a_gpu_count_no_node_has_leaves_ollama_pending_with_insufficient_gpu(
         assert "Insufficient nvidia.com/gpu" in message
         waiting = core.read_namespaced_pod(pod.metadata.name, namespace)
         assert (waiting.status.phase, waiting.spec.node_name) == ("Pending", None)
+
+
+def test_a_new_lock_replaces_the_ollama_pod_on_upgrade(
+    sim_cluster: SimCluster, sim_api: Any, lock_file: Path, tmp_path: Path
+) -> None:
+    core = client.CoreV1Api(sim_api)
+    lock = yaml.safe_load(FIXTURE_LOCK.read_text())
+    lock["models"][0]["digest"] = "sha256:" + "1" * 64  # moondream re-locked
+    relocked = write_values(tmp_path / "relocked.yaml", {"models": {"lock": lock}})
+    with restricted_namespace(sim_api) as namespace:
+        install(sim_cluster, namespace, "sim", lock_file)
+        before = ollama_pod(core, namespace).metadata.uid
+        helm_on(sim_cluster, "upgrade", RELEASE, str(CHART), "-n", namespace, *values_args("sim", relocked),
+                "--wait", "--timeout", TIMEOUT)  # fmt: skip
+        after = wait_for(
+            "one new Ollama pod",
+            lambda: [
+                p
+                for p in core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/component=ollama").items
+                if p.metadata.uid != before
+            ],
+        )
+        assert len(after) == 1
+        assert after[0].status.phase == "Running"
+        assert [
+            p.metadata.uid
+            for p in core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/component=ollama").items
+        ] == [after[0].metadata.uid]
 
 
 # --- a MIG cluster of its own --------------------------------------------------------------------------------
