@@ -18,7 +18,7 @@ def live_ollama() -> Iterator[tuple[OllamaGateway, str]]:
     """Yields a gateway and the model name; stops the server afterwards when it started one."""
     with tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp)
-        host = os.environ.get("OLLAMA_HOST") or ollama_server.start(state, port=free_port())
+        host = os.environ.get("OLLAMA_HOST") or ollama_server.start(state, port=free_port(), tie_to_parent=True)
         gateway = OllamaGateway(host)
         try:
             if bootstrap.OFFLINE_MODEL not in {m.name for m in gateway.list_models()}:

@@ -25,7 +25,7 @@ def app_port() -> int:
     return int(os.environ.get("SNAP2PROD_PORT", DEFAULT_PORT))
 
 
-def start_streamlit(state: Path, port: int, ollama_host: str) -> str:
+def start_streamlit(state: Path, port: int, ollama_host: str, *, tie_to_parent: bool = False) -> str:
     """Serve the page; returns its URL once /_stcore/health answers."""
     if port_in_use(port):
         raise ProcessError(
@@ -35,10 +35,11 @@ def start_streamlit(state: Path, port: int, ollama_host: str) -> str:
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(APP_FILE),
         "--server.port", str(port), "--server.address", "0.0.0.0",  # noqa: S104 - phones on the LAN may join
-        "--server.headless", "true", "--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer", "--server.fileWatcherType", "none",
     ]  # fmt: skip
     proc = ManagedProcess(STREAMLIT, state)
-    proc.start(cmd, env={"OLLAMA_HOST": ollama_host}, port=port)
+    proc.start(cmd, env={"OLLAMA_HOST": ollama_host}, tie_to_parent=tie_to_parent, port=port)
     url = f"http://localhost:{port}"
     try:
         proc.wait_http(f"http://127.0.0.1:{port}/_stcore/health", timeout_s=60)

@@ -51,7 +51,9 @@ def find_or_start(state: Path, *, port: int | None = None) -> OllamaHandle:
     return OllamaHandle(start(state, port=port), started_here=True)
 
 
-def start(state: Path, *, port: int | None = None, extra_env: dict[str, str] | None = None) -> str:
+def start(
+    state: Path, *, port: int | None = None, extra_env: dict[str, str] | None = None, tie_to_parent: bool = False
+) -> str:
     """Start ``ollama serve`` on a free port with its models in the cache; return its URL once it answers."""
     if port is None:
         wanted = os.environ.get("SNAP2PROD_OLLAMA_PORT")
@@ -66,7 +68,7 @@ def start(state: Path, *, port: int | None = None, extra_env: dict[str, str] | N
         "OLLAMA_NOPRUNE": "1",
         **(extra_env or {}),
     }
-    proc.start([str(toolchain.binary("ollama")), "serve"], env=env, host=host)
+    proc.start([str(toolchain.binary("ollama")), "serve"], env=env, tie_to_parent=tie_to_parent, host=host)
     try:
         proc.wait_http(f"{host}/api/version", timeout_s=60)
     except ProcessError:

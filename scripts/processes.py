@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -80,7 +81,14 @@ class ManagedProcess:
         self.pid_file.unlink(missing_ok=True)
         return None
 
-    def start(self, cmd: Sequence[str], *, env: Mapping[str, str] | None = None, **extra: object) -> int:
+    def start(
+        self, cmd: Sequence[str], *, env: Mapping[str, str] | None = None, tie_to_parent: bool = False, **extra: object
+    ) -> int:
+        """Start in its own process group; ``tie_to_parent`` makes the kernel stop it when the starter dies.
+
+        Tests and benchmarks tie their servers, so a killed run (a CI timeout) leaves no orphan behind;
+        `snap2prod up` does not, as its processes must outlive the command.
+        """
         self.state.mkdir(parents=True, exist_ok=True)
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
@@ -91,6 +99,7 @@ class ManagedProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent if tie_to_parent else None,
             )
         self.pid_file.write_text(json.dumps({"pid": proc.pid, "cmd": list(cmd), "log": str(self.log_file), **extra}))
         return proc.pid
@@ -133,6 +142,12 @@ class ManagedProcess:
                 pass
             time.sleep(0.2)
         raise ProcessError(f"{self.name} did not answer at {url} within {timeout_s:g} s; log: {self.log_file}")
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: ask Linux to send SIGTERM when the parent exits (prctl PR_SET_PDEATHSIG)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM, 0, 0, 0)
 
 
 def _group_members(pgid: int) -> list[int]:

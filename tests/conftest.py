@@ -20,7 +20,7 @@ def ollama_state(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def ollama_host(ollama_state: Path) -> Iterator[str]:
     """A real `ollama serve` on a free port, models dir in the cache, stopped after the run."""
-    host = ollama_server.start(ollama_state, port=free_port())
+    host = ollama_server.start(ollama_state, port=free_port(), tie_to_parent=True)
     yield host
     ollama_server.stop(ollama_state)
 

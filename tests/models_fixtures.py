@@ -52,7 +52,7 @@ def start_ollama(state: Path) -> tuple[ScratchOllama, ManagedProcess]:
     host = f"http://127.0.0.1:{port}"
     proc = ManagedProcess("ollama", state)
     env = {"OLLAMA_HOST": f"127.0.0.1:{port}", "OLLAMA_MODELS": str(models), "HOME": str(state)}
-    proc.start([str(toolchain.binary("ollama")), "serve"], env=env, host=host)
+    proc.start([str(toolchain.binary("ollama")), "serve"], env=env, tie_to_parent=True, host=host)
     try:
         proc.wait_http(f"{host}/api/version", START_TIMEOUT_S)
     except Exception:
@@ -109,7 +109,7 @@ def start_distribution(state: Path, storage: Path, *, redirect_to: str | None, n
     config = state / f"{name}.yml"
     config.write_text(_distribution_config(storage, port, redirect_to))
     proc = ManagedProcess(name, state)
-    proc.start([str(toolchain.binary("distribution", "registry")), "serve", str(config)])
+    proc.start([str(toolchain.binary("distribution", "registry")), "serve", str(config)], tie_to_parent=True)
     try:
         proc.wait_http(f"http://127.0.0.1:{port}/v2/", START_TIMEOUT_S)
     except Exception:
@@ -125,7 +125,9 @@ def start_blob_store(state: Path, root: Path, *, name: str = "blob-store", extra
     proc = ManagedProcess(name, state)
     cwd_root = Path(__file__).resolve().parent.parent
     env = {"PYTHONPATH": str(cwd_root)}
-    proc.start([sys.executable, "-m", "tests.models_fixtures", mode, str(root), str(port), *extra], env=env)
+    proc.start(
+        [sys.executable, "-m", "tests.models_fixtures", mode, str(root), str(port), *extra], env=env, tie_to_parent=True
+    )
     root.mkdir(parents=True, exist_ok=True)
     proc.wait_http(f"http://127.0.0.1:{port}/healthz", START_TIMEOUT_S)
     return port
@@ -194,7 +196,7 @@ def crane_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registr
     port = free_port()
     proc = ManagedProcess("crane", state)
     cmd = [str(toolchain.binary("crane")), "registry", "serve", "--address", f"127.0.0.1:{port}"]
-    proc.start([*cmd, "--disk", str(state / "blobs")])
+    proc.start([*cmd, "--disk", str(state / "blobs")], tie_to_parent=True)
     try:
         proc.wait_http(f"http://127.0.0.1:{port}/v2/", START_TIMEOUT_S)
         yield Registry(f"127.0.0.1:{port}")

@@ -32,8 +32,8 @@ def write_y4m(path: Path, width: int = 640, height: int = 480) -> Path:
 def stack(tmp_path: Path, vision_model: str) -> Iterator[tuple[str, Path, int]]:
     """Its own Ollama (so the test may stop it) and the page; yields the page URL, the state dir, Ollama's port."""
     state, port = tmp_path / "state", free_port()
-    host = ollama_server.start(state, port=port)
-    url = demo.start_streamlit(state, free_port(), host)
+    host = ollama_server.start(state, port=port, tie_to_parent=True)
+    url = demo.start_streamlit(state, free_port(), host, tie_to_parent=True)
     yield url, state, port
     ManagedProcess(demo.STREAMLIT, state).stop()
     ollama_server.stop(state)
@@ -99,7 +99,7 @@ def test_take_photo_streams_a_description_errors_are_clear_and_ollama_can_come_b
     expect(page.locator(".st-key-description [data-testid=stAlert]")).to_contain_text("does not answer")
 
     # Ollama comes back on the same address: works again without a reload
-    ollama_server.start(state, port=port)
+    ollama_server.start(state, port=port, tie_to_parent=True)
     page.get_by_role("button", name="Describe again").click()
     expect(page.locator(".st-key-description")).to_contain_text("capture #4 · ", timeout=TIMEOUT_MS)
     expect(page.locator(".st-key-description [data-testid=stAlert]")).to_have_count(0)

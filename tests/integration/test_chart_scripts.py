@@ -266,7 +266,7 @@ def smoke_test(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, di
 def page(tmp_path_factory: pytest.TempPathFactory, ollama_host: str, vision_model: str) -> Iterator[str]:
     """The real page, served against the session's Ollama."""
     state = tmp_path_factory.mktemp("page")
-    url = demo.start_streamlit(state, free_port(), ollama_host)
+    url = demo.start_streamlit(state, free_port(), ollama_host, tie_to_parent=True)
     yield url
     ManagedProcess(demo.STREAMLIT, state).stop()
 

@@ -100,7 +100,7 @@ def test_sixteen_concurrent_chats_all_complete(gateway: OllamaGateway, text_mode
 @pytest.fixture
 def tiny_queue_ollama(tmp_path: Path, text_model: str) -> Iterator[OllamaGateway]:
     """A second real server whose queue holds one request, so it really answers 503 under load."""
-    host = ollama_server.start(tmp_path, port=free_port(), extra_env={"OLLAMA_MAX_QUEUE": "1"})
+    host = ollama_server.start(tmp_path, port=free_port(), extra_env={"OLLAMA_MAX_QUEUE": "1"}, tie_to_parent=True)
     gw = OllamaGateway(host)
     try:
         yield gw
