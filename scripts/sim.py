@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import time
@@ -26,15 +27,21 @@ from rich.table import Table
 from scripts import toolchain
 from scripts.processes import port_in_use
 from scripts.progress import console
+from scripts.sim_kube import (
+    api_ready,
+    apply_storage_class,
+    default_service_account,
+    forget_leases,
+    leaders_fresh,
+    nodes_ready,
+    reconcile_nodes,
+    wait_until,
+)
 from scripts.sim_nodes import (
     DEFAULT_PRODUCT,
-    DEFAULT_STORAGE_CLASS,
-    SIM_LABEL,
-    SPEC_ANNOTATION,
     NodeUsage,
     SimError,
     SimSpec,
-    node_manifests,
     usage,
 )
 
@@ -150,30 +157,92 @@ class Sim:
             )
         if existing is None and port and port_in_use(port):
             raise SimError(f"port {port} is in use; pick another --port, or leave it out to get a free one")
-        with _step("tools (kube-apiserver, etcd, kwok)"):
+        with _step("tools (kube-apiserver, etcd, kwok, kubectl)"):
             tools = _tools()
         fresh = not self.exists()
-        with _step("control plane (etcd, kube-apiserver, scheduler, controller-manager, kwok)"):
-            self._kwokctl_create(tools, port)
+        self._forget_stale_pids()
+        before = self.components()
         try:
+            with _step("control plane (etcd, kube-apiserver, scheduler, controller-manager, kwok)"):
+                self._kwokctl_create(tools, port)
+            started = {name for name, pid in self.components().items() if before.get(name) != pid}
             cluster = self._write_kubeconfig()
             api = self.api_client()
+            logs = self.cluster_dir / "logs"
+
+            def wait(what: str, check: Callable[[], bool]) -> None:
+                wait_until(what, check, START_TIMEOUT_S, logs, failed=self.dead_component)
+
             try:
                 with _step("API server, scheduler and controllers ready"):
-                    _wait("the API server", lambda: _api_ready(api), START_TIMEOUT_S, self)
-                    _wait("kube-scheduler and kube-controller-manager", lambda: _leaders(api), START_TIMEOUT_S, self)
-                    _wait("the default ServiceAccount", lambda: _default_sa(api), START_TIMEOUT_S, self)
+                    wait("the API server", lambda: api_ready(api))
+                    forget_leases(api, started)
+                    if "kwok-controller" in started and not fresh:
+                        # kwok reads node leases once at start-up and would leave nodes whose lease names its
+                        # dead predecessor alone until it expires: start it again now the leases are gone
+                        _terminate([self.components()["kwok-controller"]])
+                        self._forget_stale_pids()
+                        self._kwokctl_create(tools, port)
+                    wait("kube-scheduler and kube-controller-manager", lambda: leaders_fresh(api))
+                    wait("the default ServiceAccount", lambda: default_service_account(api))
                 with _step(f"nodes: {_describe(spec)}"):
-                    _apply_storage_class(api)
-                    names = _reconcile_nodes(api, spec)
-                    _wait("the simulated nodes", lambda: _nodes_ready(api, names), START_TIMEOUT_S, self)
+                    apply_storage_class(api)
+                    names = reconcile_nodes(api, spec)
+                    wait("the simulated nodes", lambda: nodes_ready(api, names))
             finally:
                 api.close()
         except BaseException:
             if fresh:
                 self.down()
+            else:  # stop what did start; the saved state stays for the next `sim up`
+                _terminate(self.processes(), timeout_s=3)
             raise
         return cluster
+
+    def components(self) -> dict[str, int]:
+        """The running components kwokctl started and their pids (from its pid files)."""
+        running = {}
+        for pid_file in (self.cluster_dir / "pids").glob("*.pid"):
+            with contextlib.suppress(OSError, ValueError):
+                pid = int(pid_file.read_text().strip())
+                if _running(pid):
+                    running[pid_file.stem] = pid
+        return running
+
+    def dead_component(self) -> str | None:
+        """A component kwokctl started that has exited, with the last lines of its log; None when all run."""
+        for pid_file in sorted((self.cluster_dir / "pids").glob("*.pid")):
+            try:
+                pid = int(pid_file.read_text().strip())
+            except (OSError, ValueError):
+                continue
+            if not _running(pid):
+                log = self.cluster_dir / "logs" / f"{pid_file.stem}.log"
+                try:
+                    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+                except OSError:
+                    lines = []
+                busy = re.search(r"listen tcp ([\d.]+:\d+): bind: address already in use", "\n".join(lines[-20:]))
+                if busy:
+                    return (
+                        f"{pid_file.stem} exited during start-up: {busy.group(1)} is in use by another program; "
+                        f"stop it, or `snap2prod sim down` and `sim up` to get new ports (log: {log})"
+                    )
+                last = "\n  ".join(line[:300] for line in lines[-3:]) or "(empty log)"
+                return f"{pid_file.stem} exited during start-up; last lines of {log}:\n  {last}"
+        return None
+
+    def _forget_stale_pids(self) -> None:
+        """Drop kwokctl pid files whose process is gone: after a reboot their numbers belong to other programs,
+        and kwokctl would take those for running components and never start them."""
+        ours = set(self.processes())
+        for pid_file in (self.cluster_dir / "pids").glob("*.pid"):
+            try:
+                pid = int(pid_file.read_text().strip())
+            except (OSError, ValueError):
+                pid = -1
+            if pid not in ours:
+                pid_file.unlink(missing_ok=True)
 
     def _kwokctl_create(self, tools: dict[str, Path], port: int) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -195,18 +264,27 @@ class Sim:
         self._kwokctl(cmd)
 
     def _kwokctl(self, cmd: list[str]) -> None:
+        kubectl_dir = toolchain.tool_dir("kubectl", toolchain.KUBERNETES_VERSION) / "bin"
         env = {
             **os.environ,
             "KWOK_WORKDIR": str(self.workdir),
             "KWOK_KUBE_VERSION": f"v{toolchain.KUBERNETES_VERSION}",
+            # kwokctl asks `kubectl get --raw /version` whether the API serves, and downloads kubectl if none is
+            # on PATH: give it the pinned one so nothing is fetched and no other kubectl is picked up
+            "PATH": f"{kubectl_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         }
         self.root.mkdir(parents=True, exist_ok=True)
         with self.log.open("a") as log:
             log.write(f"\n$ {' '.join(cmd)}\n")
             log.flush()
-            proc = subprocess.run(
-                cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, check=False
-            )
+            proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+            while proc.poll() is None:  # kwokctl waits 2 min for a dead API server to serve: watch for that
+                dead = self.dead_component()
+                if dead:
+                    proc.terminate()
+                    proc.wait(timeout=10)
+                    raise SimError(dead)
+                time.sleep(0.25)
         if proc.returncode != 0:
             tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-12:])
             raise SimError(f"kwokctl {cmd[3]} {cmd[4]} failed (exit {proc.returncode}):\n{tail}\nfull log: {self.log}")
@@ -290,6 +368,7 @@ def _tools() -> dict[str, Path]:
         "etcd": toolchain.binary("etcd"),
         "kwok": kwok / "bin" / "kwok",
         "kwokctl": kwok / "bin" / "kwokctl",
+        "kubectl": toolchain.binary("kubectl"),
         "stages": kwok / "stages",
     }
 
@@ -320,113 +399,6 @@ def _step(label: str) -> Iterator[None]:
     console.print(f"[green]✓[/green] {label} [dim]{time.monotonic() - start:.1f} s[/dim]", soft_wrap=True)
 
 
-def _wait(what: str, check: Callable[[], bool], timeout_s: float, sim: Sim) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):  # refused connections and 404s mean "not yet"
-            if check():
-                return
-        time.sleep(0.25)
-    raise SimError(f"{what} did not become ready within {timeout_s:g} s; component logs: {sim.cluster_dir / 'logs'}")
-
-
-def _api_ready(api: Any) -> bool:
-    from kubernetes import client
-
-    client.VersionApi(api).get_code(_request_timeout=2)
-    return True
-
-
-def _leaders(api: Any) -> bool:
-    """Both controllers hold a fresh leader lease: they run and talk to the API server."""
-    from kubernetes import client
-
-    leases = client.CoordinationV1Api(api).list_namespaced_lease("kube-system", _request_timeout=2).items
-    now = time.time()
-    fresh = {
-        _name(lease)
-        for lease in leases
-        if lease.spec and lease.spec.renew_time and now - lease.spec.renew_time.timestamp() < 15
-    }
-    return {"kube-scheduler", "kube-controller-manager"} <= fresh
-
-
-def _default_sa(api: Any) -> bool:
-    from kubernetes import client
-
-    client.CoreV1Api(api).read_namespaced_service_account("default", "default", _request_timeout=2)
-    return True
-
-
-def _apply_storage_class(api: Any) -> None:
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
-    meta = DEFAULT_STORAGE_CLASS["metadata"]
-    body = client.V1StorageClass(
-        metadata=client.V1ObjectMeta(name=meta["name"], annotations=meta["annotations"]),
-        provisioner=DEFAULT_STORAGE_CLASS["provisioner"],
-        reclaim_policy=DEFAULT_STORAGE_CLASS["reclaimPolicy"],
-        volume_binding_mode=DEFAULT_STORAGE_CLASS["volumeBindingMode"],
-    )
-    try:
-        client.StorageV1Api(api).create_storage_class(body)
-    except ApiException as err:
-        if err.status != 409:
-            raise
-
-
-def _reconcile_nodes(api: Any, spec: SimSpec) -> list[str]:
-    """Create missing nodes, recreate those built from other flags, delete extra ones; same flags: no change."""
-    from kubernetes import client
-
-    core = client.CoreV1Api(api)
-    wanted = {n["metadata"]["name"]: n for n in node_manifests(spec)}
-    current = {_name(n): _annotations(n) for n in core.list_node(label_selector=f"{SIM_LABEL}=true").items}
-    unchanged = {name for name, notes in current.items() if notes.get(SPEC_ANNOTATION) == spec.fingerprint()}
-    for name in current:
-        if name not in wanted or name not in unchanged:
-            core.delete_node(name)
-    for name, body in wanted.items():
-        if name not in unchanged:
-            _create_node(core, body)
-    return list(wanted)
-
-
-def _create_node(core: Any, body: dict[str, Any]) -> None:
-    from kubernetes.client.exceptions import ApiException
-
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            core.create_node(body)
-            return
-        except ApiException as err:  # 409 while a deleted node of that name is still going away
-            if err.status != 409 or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def _name(obj: Any) -> str:
-    return str(obj.metadata.name) if obj.metadata else ""
-
-
-def _annotations(obj: Any) -> dict[str, str]:
-    return dict(obj.metadata.annotations or {}) if obj.metadata else {}
-
-
-def _nodes_ready(api: Any, names: list[str]) -> bool:
-    from kubernetes import client
-
-    nodes = client.CoreV1Api(api).list_node(label_selector=f"{SIM_LABEL}=true", _request_timeout=2).items
-    ready = {
-        _name(n)
-        for n in nodes
-        if n.status and any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])
-    }
-    return set(names) <= ready
-
-
 def _terminate(pids: list[int], timeout_s: float = 10.0) -> None:
     """SIGTERM what kwokctl left behind, SIGKILL after the timeout; only this cluster's own processes."""
     for pid in pids:
@@ -439,6 +411,9 @@ def _terminate(pids: list[int], timeout_s: float = 10.0) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:  # SIGKILL is not instant either
+        time.sleep(0.05)
 
 
 def _running(pid: int) -> bool:
@@ -490,11 +465,13 @@ def up_command(
     start = time.monotonic()
     cluster = Sim(state).up(spec, port=port)
     console.print(f"sim cluster ready in {time.monotonic() - start:.1f} s at {cluster.server}", soft_wrap=True)
+    kubectl = toolchain.binary("kubectl")
     out.print(
-        f"export KUBECONFIG={cluster.kubeconfig}\n"
-        f"helm --kube-context {cluster.context} list -A      # any kubectl/helm works with this kubeconfig\n"
-        f"snap2prod sim status                               # nodes and GPUs free/used\n"
-        f"snap2prod sim down                                 # stop it and delete its state",
+        f"export KUBECONFIG={cluster.kubeconfig}   # context {cluster.context}\n"
+        f"{kubectl} get nodes -L nvidia.com/gpu.product   # or any kubectl\n"
+        f"{toolchain.binary('helm')} list -A\n"
+        "snap2prod sim status   # nodes and GPUs free/used\n"
+        "snap2prod sim down     # stop it and delete its state",
         highlight=False,
         soft_wrap=True,
     )

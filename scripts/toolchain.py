@@ -211,7 +211,7 @@ def _probe_helm(home: Path) -> str:
 KUBE_COMMANDS = ("kube-apiserver", "kube-scheduler", "kube-controller-manager")
 
 
-def _install_kubernetes(home: Path, log: Path) -> None:
+def _install_kubernetes(home: Path, log: Path, commands: tuple[str, ...] = KUBE_COMMANDS) -> None:
     """k8s.io/kubernetes pins its staging modules to v0.0.0 with replace lines, so build from a wrapper."""
     mod = home / "src"
     mod.mkdir(parents=True, exist_ok=True)
@@ -226,7 +226,7 @@ def _install_kubernetes(home: Path, log: Path) -> None:
     staging = re.findall(r"^\s*(k8s\.io/\S+)\s+v0\.0\.0\s*$", gomod, flags=re.M)
     for module in staging:
         _run(["go", "mod", "edit", f"-replace={module}={module}@v0.{minor}.{v.split('.')[2]}"], log, cwd=mod, env=env)
-    pkgs = [f"k8s.io/kubernetes/cmd/{c}" for c in KUBE_COMMANDS]
+    pkgs = [f"k8s.io/kubernetes/cmd/{c}" for c in commands]
     _run(["go", "get", *[f"{p}@v{v}" for p in pkgs]], log, cwd=mod, env=env)
     x = []
     for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
@@ -246,6 +246,15 @@ def _probe_kubernetes(home: Path) -> str:
         _first_match(r"v(\d+\.\d+\.\d+)", _capture([str(home / "bin" / c), "--version"])) for c in KUBE_COMMANDS
     }
     return versions.pop() if len(versions) == 1 else f"mismatch: {sorted(versions)}"
+
+
+def _install_kubectl(home: Path, log: Path) -> None:
+    """kubectl for people and for kwokctl, which needs one on PATH (else it tries to download it)."""
+    _install_kubernetes(home, log, ("kubectl",))
+
+
+def _probe_kubectl(home: Path) -> str:
+    return _first_match(r"Client Version: v(\S+)", _capture([str(home / "bin" / "kubectl"), "version", "--client"]))
 
 
 def _install_etcd(home: Path, log: Path) -> None:
@@ -346,6 +355,7 @@ TOOLS: dict[str, Tool] = {
         _debian_tool("prometheus", "prometheus"),
         Tool("helm", HELM_VERSION, 3, _install_helm, _probe_helm),
         Tool("kubernetes", KUBERNETES_VERSION, 15, _install_kubernetes, _probe_kubernetes),
+        Tool("kubectl", KUBERNETES_VERSION, 4, _install_kubectl, _probe_kubectl),
         Tool("etcd", ETCD_VERSION, 3, _install_etcd, _probe_etcd),
         Tool("kwok", KWOK_VERSION, 4, _install_kwok, _probe_kwok),
         Tool("crane", CRANE_VERSION, 2, _install_crane, _probe_crane),

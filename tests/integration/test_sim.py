@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
 import time
 import uuid
@@ -11,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from pyhelm3 import Client as HelmClient
 from pyhelm3.models import ReleaseRevisionStatus
 
 from scripts import cli, toolchain
-from scripts.processes import port_in_use
-from scripts.sim import CONTEXT, Sim, SimCluster, SimSpec
+from scripts.processes import free_port, port_in_use
+from scripts.sim import CONTEXT, START_TIMEOUT_S, Sim, SimCluster, SimError, SimSpec
 from scripts.sim_nodes import GPU_RESOURCE, node_manifests
 
 CHART = Path(__file__).parents[1] / "fixtures" / "charts" / "sim-echo"
@@ -263,6 +266,23 @@ def test_a_job_reaches_complete(sim_api: Any, namespace: str) -> None:
     assert batch.read_namespaced_job("once", namespace).status.succeeded == 1
 
 
+def test_a_statefulset_gets_ready_pods_with_bound_claims(sim_api: Any, core: client.CoreV1Api, namespace: str) -> None:
+    apps = client.AppsV1Api(sim_api)
+    claim = {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                                                    "resources": {"requests": {"storage": "1Gi"}}}}  # fmt: skip
+    spec = {
+        "serviceName": "db",
+        "replicas": 2,
+        "selector": {"matchLabels": {"app": "db"}},
+        "template": pod("db", tolerate=False),
+        "volumeClaimTemplates": [claim],
+    }
+    apps.create_namespaced_stateful_set(namespace, {"metadata": {"name": "db"}, "spec": spec})
+    wait_for("2 ready replicas", lambda: apps.read_namespaced_stateful_set("db", namespace).status.ready_replicas == 2)
+    claims = core.list_namespaced_persistent_volume_claim(namespace).items
+    assert sorted((c.metadata.name, c.status.phase) for c in claims) == [("data-db-0", "Bound"), ("data-db-1", "Bound")]
+
+
 def test_a_claim_binds_through_the_default_storage_class(core: client.CoreV1Api, namespace: str) -> None:
     claim = {
         "metadata": {"name": "models"},
@@ -298,6 +318,11 @@ def test_a_second_up_with_the_same_flags_changes_nothing(
     assert again.server == sim_cluster.server
     assert sim.processes() == pids
     assert {n.metadata.name: n.metadata.uid for n in core.list_node().items} == uids
+
+
+def test_up_on_another_port_than_the_running_cluster_is_refused(sim: Sim, sim_spec: SimSpec) -> None:
+    with pytest.raises(SimError, match=r"already uses port \d+; run `snap2prod sim down` to change it"):
+        sim.up(sim_spec, port=free_port())
 
 
 # --- Helm v4 through pyhelm3 -------------------------------------------------------------------------
@@ -364,7 +389,10 @@ def test_a_pod_requesting_a_mig_slice_is_placed_on_the_mig_node(mig_sim: Sim) ->
     try:
         mig_core = client.CoreV1Api(api)
         node = mig_core.read_node("sim-gpu-0")
-        assert node.status.allocatable["nvidia.com/mig-1g.10gb"] == "7"
+        assert (node.status.allocatable[GPU_RESOURCE], "nvidia.com/mig-1g.10gb" in node.status.allocatable) == (
+            "0",
+            True,
+        )
         mig_core.create_namespaced_pod("default", pod("slice", gpus=1, resource="nvidia.com/mig-1g.10gb"))
         wait_for("the pod to run", lambda: mig_core.read_namespaced_pod("slice", "default").status.phase == "Running")
         assert mig_core.read_namespaced_pod("slice", "default").spec.node_name == "sim-gpu-0"
@@ -372,12 +400,78 @@ def test_a_pod_requesting_a_mig_slice_is_placed_on_the_mig_node(mig_sim: Sim) ->
         api.close()
 
 
+def test_up_with_other_flags_rebuilds_the_nodes_to_match(mig_sim: Sim) -> None:
+    api = mig_sim.api_client()
+    try:
+        mig_core = client.CoreV1Api(api)
+        before = mig_core.read_node("sim-gpu-0").metadata.uid
+        mig_sim.up(SimSpec(gpu_nodes=1, gpus_per_node=2, cpu_nodes=1, mig="1g.10gb"))
+        after = mig_core.read_node("sim-gpu-0")
+        assert after.metadata.uid != before
+        assert after.status.allocatable["nvidia.com/mig-1g.10gb"] == "14"
+        assert {n.metadata.name for n in mig_core.list_node().items} == {"sim-gpu-0", "sim-cpu-0"}
+    finally:
+        api.close()
+
+
+def test_up_restarts_a_cluster_whose_processes_died(mig_sim: Sim) -> None:
+    spec = SimSpec(gpu_nodes=1, gpus_per_node=2, cpu_nodes=1, mig="1g.10gb")
+    mig_sim.up(spec)
+    api = mig_sim.api_client()
+    try:
+        uid = client.CoreV1Api(api).read_node("sim-gpu-0").metadata.uid
+        pids = mig_sim.processes()
+        for pid in pids:  # what a reboot or the OOM killer does
+            os.kill(pid, signal.SIGKILL)
+        wait_for("the processes to die", lambda: not any(alive(p) for p in pids), 10)
+
+        mig_sim.up(spec)
+
+        assert len(mig_sim.processes()) >= 5
+        restarted = client.CoreV1Api(api)
+        assert restarted.read_node("sim-gpu-0").metadata.uid == uid  # etcd's data survived
+        name = f"after-restart-{uuid.uuid4().hex[:6]}"
+        restarted.create_namespaced_pod("default", pod(name, gpus=1, resource="nvidia.com/mig-1g.10gb"))
+        # the new scheduler and kwok act at once (leases naming their dead predecessors would stall them 15-40 s)
+        wait_for("the pod to run", lambda: restarted.read_namespaced_pod(name, "default").status.phase == "Running", 10)
+    finally:
+        api.close()
+
+
+def test_a_component_that_cannot_start_fails_fast_naming_it(mig_sim: Sim) -> None:
+    spec = SimSpec(gpu_nodes=1, gpus_per_node=2, cpu_nodes=1, mig="1g.10gb")
+    saved = yaml.safe_load_all((mig_sim.cluster_dir / "kwok.yaml").read_text())
+    etcd_port = next(d for d in saved if d["kind"] == "KwokctlConfiguration")["options"]["etcdPort"]
+    pids = mig_sim.processes()
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    wait_for("the processes to die", lambda: not any(alive(p) for p in pids), 10)
+
+    with socket.socket() as squatter:  # another program took etcd's port while the cluster was stopped
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the port has connections in TIME_WAIT
+        squatter.bind(("127.0.0.1", etcd_port))
+        squatter.listen()
+        started = time.monotonic()
+        with pytest.raises(SimError, match=rf"etcd exited during start-up: 127.0.0.1:{etcd_port} is in use by another"):
+            mig_sim.up(spec)
+        assert time.monotonic() - started < START_TIMEOUT_S  # it did not sit out the start-up timeout
+        assert mig_sim.processes() == []  # what did start was stopped again
+
+    mig_sim.up(spec)  # the port is free again: the same cluster comes back
+    assert len(mig_sim.processes()) >= 5
+
+
 def test_down_leaves_no_process_or_port_behind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     own = Sim(tmp_path / "sim")
-    cluster = own.up(SimSpec(gpu_nodes=1, gpus_per_node=1, cpu_nodes=0))
+    api_port = free_port()
+    rc, output = run_cli(
+        ["sim", "up", "--gpu-nodes", "1", "--gpus-per-node", "1", "--cpu-nodes", "0", "--port", str(api_port),
+         "--dir", str(own.root)], capsys
+    )  # fmt: skip
+    assert rc == 0, output
+    assert f"export KUBECONFIG={own.kubeconfig}" in output
     pids = own.processes()
     ports = listening_ports(pids)
-    api_port = int(cluster.server.rsplit(":", 1)[1])
     assert len(pids) >= 5  # etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok-controller
     assert api_port in ports
 
