@@ -167,7 +167,7 @@ with left:
         label = f"host camera {settings().camera}"
         if st.button("Capture from host camera", key="host_capture"):
             raw = attempt(partial(host_frame, 5.0), None)
-    again = st.button("Describe again", key="describe_again", disabled=history.latest is None)
+    again = st.button("Describe again", key="describe_again", disabled=history.latest is None and not raw)
 
 
 def describe_now(data: bytes, source_label: str) -> None:
@@ -229,10 +229,12 @@ with right:
         if is_new and raw is not None and not model:
             st.warning("Got the picture, but there is no vision model to describe it (see the hint on the left).")
         elif is_new and raw is not None:
-            ss["described"] = digest
+            ss["described"], ss["last_raw"] = digest, (raw, label)
             describe_now(raw, label)
         elif again and history.latest is not None and model:
-            describe_now(history.latest.image_jpeg, f"again: {history.latest.source}")
+            # From the picture as taken, so the bytes sent are the same as the first time (Ollama's cache hits).
+            again_raw, again_label = ss.get("last_raw", (history.latest.image_jpeg, history.latest.source))
+            describe_now(again_raw, f"again: {again_label}")
         elif history.latest is not None:
             show_capture(history.latest)
         else:
@@ -380,6 +382,7 @@ with history_tab:
         if c3.button("Clear history", key="clear_history"):
             history.clear()
             ss["compare_results"] = []
+            ss.pop("last_raw", None)
             st.rerun()
         for capture in reversed(history.captures):
             with st.container(key=f"capture-{capture.id}", border=True):
