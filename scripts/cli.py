@@ -8,12 +8,13 @@ import typer
 from rich.markup import escape
 
 from app.errors import Snap2ProdError
-from scripts import demo, models_cli, sim, toolchain
+from scripts import demo, models_cli, promote, sim, toolchain
 from scripts.progress import console
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 cli.add_typer(sim.app, name="sim")
 cli.add_typer(models_cli.app, name="models")
+cli.command("promote")(promote.promote_command)
 
 
 @cli.command("demo")

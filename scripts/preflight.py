@@ -1,0 +1,340 @@
+"""Preflight: what the cluster must offer before a promotion changes anything in it.
+
+Every check reads the cluster through the kubernetes client and the chart as Helm renders it with the merged
+values, so the GPU check uses the very node selector, tolerations and requests the pods will carry. A check is
+``ok``, ``warn`` (shown, the promotion goes on) or ``fail`` (the promotion stops before touching the cluster).
+
+GPU memory: the locked models' sizes (bytes from the lock) against the ``nvidia.com/gpu.memory`` label (MiB, set
+by GPU feature discovery; ``nvidia.com/mig-<profile>.memory`` for MIG slices) times the GPUs per pod. The largest
+model not fitting is a failure (Ollama would run it partly on the CPU); all models together not fitting is a
+warning (Ollama loads them in turn). Weights only: the KV cache needs more, so keep a margin.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from app.lock import Lock
+from scripts.promote_errors import PreflightFailed
+
+MIN_VERSION = (1, 29)  # stacks/chart/Chart.yaml: kubeVersion ">=1.29.0-0"
+PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+HOOK = "helm.sh/hook"
+INSTANCE = "app.kubernetes.io/instance"
+
+Status = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+
+
+@dataclass(frozen=True)
+class GpuPod:
+    """A workload of the chart whose pods ask for GPUs."""
+
+    workload: str
+    replicas: int
+    resource: str
+    count: int
+    node_selector: Mapping[str, str]
+    tolerations: tuple[Mapping[str, Any], ...]
+
+
+def gpu_workloads(docs: Iterable[Mapping[str, Any]]) -> list[GpuPod]:
+    """The chart's Deployments/StatefulSets whose containers limit an ``nvidia.com/`` resource."""
+    found: list[GpuPod] = []
+    for doc in docs:
+        if doc.get("kind") not in ("Deployment", "StatefulSet") or HOOK in (doc["metadata"].get("annotations") or {}):
+            continue
+        spec = doc["spec"]["template"]["spec"]
+        needs: dict[str, int] = {}
+        for container in spec.get("containers", []):
+            for name, value in ((container.get("resources") or {}).get("limits") or {}).items():
+                if name.startswith("nvidia.com/"):
+                    needs[name] = needs.get(name, 0) + int(value)
+        for resource, count in needs.items():
+            found.append(
+                GpuPod(
+                    workload=f"{doc['kind']}/{doc['metadata']['name']}",
+                    replicas=int(doc["spec"].get("replicas", 1)),
+                    resource=resource,
+                    count=count,
+                    node_selector=dict(spec.get("nodeSelector") or {}),
+                    tolerations=tuple(spec.get("tolerations") or ()),
+                )
+            )
+    return found
+
+
+def tolerates(tolerations: Iterable[Mapping[str, Any]], taint: Any) -> bool:
+    """Kubernetes' toleration rule for one taint."""
+    for t in tolerations:
+        effect = t.get("effect") or ""
+        if effect and effect != taint.effect:
+            continue
+        key = t.get("key") or ""
+        operator = t.get("operator") or "Equal"
+        if not key and operator == "Exists":
+            return True
+        if key == taint.key and (operator == "Exists" or (t.get("value") or "") == (taint.value or "")):
+            return True
+    return False
+
+
+def matching_nodes(nodes: Iterable[Any], pod: GpuPod) -> list[Any]:
+    """Schedulable, Ready nodes whose labels match the pod's selector and whose taints it tolerates."""
+    found = []
+    for node in nodes:
+        labels = node.metadata.labels or {}
+        if node.spec.unschedulable:
+            continue
+        if not any(c.type == "Ready" and c.status == "True" for c in (node.status.conditions or [])):
+            continue
+        if any(labels.get(k) != v for k, v in pod.node_selector.items()):
+            continue
+        hard = [t for t in (node.spec.taints or []) if t.effect in ("NoSchedule", "NoExecute")]
+        if all(tolerates(pod.tolerations, t) for t in hard):
+            found.append(node)
+    return found
+
+
+def _quantity(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
+
+
+def free_devices(
+    nodes: Iterable[Any], pods: Iterable[Any], resource: str, release: str, namespace: str
+) -> dict[str, tuple[int, int]]:
+    """Per node: (free, allocatable) of ``resource``; the release's own pods count as free (an upgrade replaces
+    them)."""
+    used: dict[str, int] = {}
+    for pod in pods:
+        if not pod.spec.node_name or (pod.status and pod.status.phase in ("Succeeded", "Failed")):
+            continue
+        if pod.metadata.namespace == namespace and (pod.metadata.labels or {}).get(INSTANCE) == release:
+            continue
+        for c in pod.spec.containers or []:
+            limits = (c.resources.limits if c.resources else None) or {}
+            used[pod.spec.node_name] = used.get(pod.spec.node_name, 0) + _quantity(limits.get(resource))
+    result = {}
+    for node in nodes:
+        allocatable = _quantity((node.status.allocatable or {}).get(resource))
+        result[node.metadata.name] = (allocatable - used.get(node.metadata.name, 0), allocatable)
+    return result
+
+
+def check_gpus(pod: GpuPod, nodes: list[Any], pods: list[Any], release: str, namespace: str) -> tuple[Check, list[Any]]:
+    """Place the workload's replicas on the matching nodes' free devices, biggest gap first."""
+    candidates = matching_nodes(nodes, pod)
+    what = f"{pod.workload}: {pod.replicas} pod(s) × {pod.count} {pod.resource}"
+    if not candidates:
+        selector = ", ".join(f"{k}={v}" for k, v in pod.node_selector.items()) or "none"
+        return Check("GPU capacity", "fail", f"{what}; no schedulable node matches (node selector {selector}, "
+                     f"tolerations {[t.get('key') for t in pod.tolerations]})"), []  # fmt: skip
+    free = free_devices(candidates, pods, pod.resource, release, namespace)
+    left = {name: f for name, (f, _) in free.items()}
+    placed = 0
+    for _ in range(pod.replicas):
+        best = max(left, key=lambda n: left[n])
+        if left[best] < pod.count:
+            break
+        left[best] -= pod.count
+        placed += 1
+    listing = ", ".join(f"{n} {f} free of {a}" for n, (f, a) in sorted(free.items()))
+    if placed < pod.replicas:
+        return Check("GPU capacity", "fail", f"{what} on one node each, but the matching nodes have: {listing}"), []
+    fitting = [n for n in candidates if free[n.metadata.name][0] >= pod.count]
+    return Check("GPU capacity", "ok", f"{what}; {listing}"), fitting
+
+
+def memory_label(resource: str) -> str:
+    return f"{resource}.memory" if resource.startswith("nvidia.com/mig-") else "nvidia.com/gpu.memory"
+
+
+def check_model_memory(pod: GpuPod, nodes: list[Any], lock: Lock) -> Check:
+    if not lock.models:
+        return Check("models fit in GPU memory", "warn", "the lock names no models")
+    label = memory_label(pod.resource)
+    mibs = [int(m) for n in nodes if (m := (n.metadata.labels or {}).get(label, "")).isdigit()]
+    if not mibs:
+        return Check("models fit in GPU memory", "warn", f"no node label {label}: GPU memory not checked")
+    available = min(mibs) * 1024 * 1024 * pod.count
+    largest = max(lock.models, key=lambda m: m.size)
+    total = sum(m.size for m in lock.models)
+    gib = 1024**3
+    room = f"{available / gib:.1f} GiB ({pod.count} × {min(mibs)} MiB, label {label})"
+    if largest.size > available:
+        return Check(
+            "models fit in GPU memory", "fail", f"{largest.ref} ({largest.size / gib:.1f} GiB) does not fit in {room}"
+        )
+    if total > available:
+        what = f"all {len(lock.models)} models ({total / gib:.1f} GiB) exceed {room}: Ollama loads them in turn"
+        return Check("models fit in GPU memory", "warn", what)
+    return Check("models fit in GPU memory", "ok", f"{total / gib:.2f} GiB of models in {room}")
+
+
+def check_version(api: Any) -> Check:
+    from kubernetes import client
+
+    try:
+        info = client.VersionApi(api).get_code(_request_timeout=10)
+    except Exception as err:  # refused, TLS, DNS: the cluster is not reachable as configured
+        raise PreflightFailed(f"the API server at {api.configuration.host} does not answer: {err}") from None
+    major, minor = int(info.major), int(re.sub(r"\D.*", "", info.minor) or 0)
+    if (major, minor) < MIN_VERSION:
+        return Check(
+            "Kubernetes version", "fail", f"{info.git_version}; the chart needs ≥ {MIN_VERSION[0]}.{MIN_VERSION[1]}"
+        )
+    return Check("Kubernetes version", "ok", f"{info.git_version} at {api.configuration.host}")
+
+
+def check_namespace(api: Any, namespace: str) -> Check:
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        ns = client.CoreV1Api(api).read_namespace(namespace, _request_timeout=10)
+    except ApiException as err:
+        if err.status == 404:
+            return Check("namespace", "ok", f"{namespace} does not exist yet: Helm creates it")
+        return Check("namespace", "fail", f"{namespace}: cannot read it ({err.status} {err.reason})")
+    if ns.status and ns.status.phase == "Terminating":
+        return Check("namespace", "fail", f"{namespace} is being deleted; wait until it is gone")
+    return Check("namespace", "ok", f"{namespace} exists")
+
+
+def _name(obj: Any) -> str:
+    return str(obj.metadata.name) if obj.metadata else ""
+
+
+def _default(items: Iterable[Any], annotation: str) -> str | None:
+    for item in items:
+        if (item.metadata.annotations or {}).get(annotation) == "true":
+            return str(item.metadata.name)
+    return None
+
+
+def check_storage(api: Any, docs: Sequence[Mapping[str, Any]]) -> Check | None:
+    from kubernetes import client
+
+    claims = [d for d in docs if d.get("kind") == "PersistentVolumeClaim"]
+    if not claims:
+        return None
+    classes = client.StorageV1Api(api).list_storage_class(_request_timeout=10).items
+    names = {_name(c) for c in classes}
+    for claim in claims:
+        wanted = claim["spec"].get("storageClassName")
+        if wanted and wanted not in names:
+            return Check("StorageClass", "fail", f"{claim['metadata']['name']} asks for StorageClass {wanted!r}; "
+                         f"the cluster has: {', '.join(sorted(names)) or 'none'}")  # fmt: skip
+        if not wanted:
+            default = _default(classes, "storageclass.kubernetes.io/is-default-class")
+            if default is None:
+                return Check("StorageClass", "fail", f"{claim['metadata']['name']} uses the default StorageClass "
+                             "and the cluster has none; set ollama.persistence.storageClassName")  # fmt: skip
+            wanted = f"{default} (default)"
+        return Check("StorageClass", "ok", f"{claim['metadata']['name']} → {wanted}")
+    return None
+
+
+def check_ingress(api: Any, docs: Sequence[Mapping[str, Any]], strict: bool) -> Check | None:
+    from kubernetes import client
+
+    ingresses = [d for d in docs if d.get("kind") == "Ingress"]
+    if not ingresses:
+        return None
+    classes = client.NetworkingV1Api(api).list_ingress_class(_request_timeout=10).items
+    wanted = ingresses[0]["spec"].get("ingressClassName") or _default(
+        classes, "ingressclass.kubernetes.io/is-default-class"
+    )
+    names = {_name(c) for c in classes}
+    if wanted and wanted in names:
+        return Check("ingress class", "ok", wanted)
+    why = f"IngressClass {wanted!r} does not exist" if wanted else "no ingressClassName and no default IngressClass"
+    fix = "install the ingress controller, or set ingress.className / ingress.enabled=false"
+    return Check("ingress class", "fail" if strict else "warn", f"{why}: {fix}")
+
+
+def check_runtime_classes(api: Any, docs: Sequence[Mapping[str, Any]]) -> Check | None:
+    from kubernetes import client
+
+    wanted = {
+        d["spec"]["template"]["spec"]["runtimeClassName"]
+        for d in docs
+        if d.get("kind") in ("Deployment", "StatefulSet") and d["spec"]["template"]["spec"].get("runtimeClassName")
+    }
+    if not wanted:
+        return None
+    have = {_name(r) for r in client.NodeV1Api(api).list_runtime_class(_request_timeout=10).items}
+    missing = sorted(wanted - have)
+    if missing:
+        return Check("RuntimeClass", "fail", f"{', '.join(missing)} missing (the GPU Operator creates `nvidia`)")
+    return Check("RuntimeClass", "ok", ", ".join(sorted(wanted)))
+
+
+def check_digests(values: Mapping[str, Any]) -> Check:
+    placeholders = [
+        name
+        for name, part in (("app.image.digest", "app"), ("ollama.image.digest", "ollama"))
+        if values.get(part, {}).get("image", {}).get("digest") == PLACEHOLDER_DIGEST
+    ]
+    if placeholders:
+        return Check("image digests", "fail", f"{', '.join(placeholders)} still the all-zero placeholder; a real "
+                     "cluster cannot pull it (set the pushed image's digest)")  # fmt: skip
+    return Check("image digests", "ok", "pinned, no placeholder")
+
+
+def run(
+    api: Any,
+    *,
+    namespace: str,
+    release: str,
+    docs: Sequence[Mapping[str, Any]],
+    values: Mapping[str, Any],
+    lock: Lock,
+    production: bool,
+    ingress_strict: bool,
+) -> tuple[list[Check], list[str]]:
+    """Every check; returns them and the names of the nodes the GPU pods can go to. Raises PreflightFailed
+    (listing every failed check) when one fails."""
+    from kubernetes import client
+
+    checks = [check_version(api), check_namespace(api, namespace)]
+    gpu_nodes: list[str] = []
+    gpu_pods = gpu_workloads(docs)
+    if gpu_pods:
+        core = client.CoreV1Api(api)
+        nodes = core.list_node(_request_timeout=10).items
+        pods = core.list_pod_for_all_namespaces(_request_timeout=10).items
+        for pod in gpu_pods:
+            check, fitting = check_gpus(pod, nodes, pods, release, namespace)
+            checks.append(check)
+            if fitting:
+                checks.append(check_model_memory(pod, fitting, lock))
+                gpu_nodes += [n.metadata.name for n in fitting]
+    elif values.get("gpu", {}).get("enabled") and values.get("gpu", {}).get("dra", {}).get("enabled"):
+        checks.append(Check("GPU capacity", "warn", "DRA: the scheduler allocates the device; not counted here"))
+    else:
+        checks.append(Check("GPU capacity", "ok", "no GPU asked for (CPU only)"))
+    for extra in (check_storage(api, list(docs)), check_ingress(api, list(docs), ingress_strict),
+                  check_runtime_classes(api, list(docs))):  # fmt: skip
+        if extra is not None:
+            checks.append(extra)
+    if production:
+        checks.append(check_digests(values))
+    failed = [c for c in checks if c.status == "fail"]
+    if failed:
+        err = PreflightFailed(
+            "preflight failed, nothing was changed in the cluster:\n"
+            + "\n".join(f"  ✗ {c.name}: {c.detail}" for c in failed)
+        )
+        err.checks = list(checks)
+        raise err
+    return checks, gpu_nodes

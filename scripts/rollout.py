@@ -1,0 +1,285 @@
+"""The rollout: one merged values dict through Helm (pyhelm3), with progress, rollback, dry run and helm test.
+
+pyhelm3 merges several value dicts by concatenating lists, unlike `helm -f`; we merge ourselves (`merge`) and
+hand it one dict.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import difflib
+import hashlib
+import json
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from scripts import toolchain
+from scripts.preflight import HOOK, INSTANCE
+from scripts.promote_errors import PromoteError
+
+ROOT = Path(__file__).resolve().parents[1]
+CHART = ROOT / "stacks" / "chart"
+FINGERPRINT_PREFIX = "snap2prod promote chart="
+
+
+def merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge values the way `helm -f a -f b` does: maps merge key by key, anything else (lists too) is
+    replaced by the later layer."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+                merged[key] = merge(merged[key], value)
+            elif isinstance(value, Mapping):
+                merged[key] = merge(value)
+            else:
+                merged[key] = value
+    return merged
+
+
+def chart_fingerprint(chart: Path = CHART) -> str:
+    """sha256 over the chart's files (paths and bytes): a changed template is a change even at the same version."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in chart.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(chart).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Helm:
+    """Where Helm talks to: the pinned binary, a kubeconfig and a context."""
+
+    kubeconfig: Path | None
+    context: str | None
+
+    def client(self) -> Any:
+        from pyhelm3 import Client
+
+        return Client(executable=str(toolchain.binary("helm")), kubeconfig=self.kubeconfig,
+                      kubecontext=self.context, default_timeout="5m")  # fmt: skip
+
+    def run(self, *args: str, stdin: str | None = None, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
+        cmd = [str(toolchain.binary("helm")), *args]
+        if self.kubeconfig:
+            cmd += ["--kubeconfig", str(self.kubeconfig)]
+        if self.context:
+            cmd += ["--kube-context", self.context]
+        return subprocess.run(cmd, input=stdin, capture_output=True, text=True, check=False, timeout=timeout_s)
+
+
+def render(helm: Helm, values: Mapping[str, Any], release: str, namespace: str) -> list[dict[str, Any]]:
+    """The chart's objects (hooks included) as Helm renders them with ``values``; the schema is checked here."""
+    proc = helm.run("template", release, str(CHART), "--namespace", namespace, "--values", "-",
+                    stdin=json.dumps(values))  # fmt: skip
+    if proc.returncode != 0:
+        raise PromoteError(f"the chart does not render with these values:\n{proc.stderr.strip()}")
+    return [d for d in yaml.safe_load_all(proc.stdout) if isinstance(d, dict)]
+
+
+@dataclass(frozen=True)
+class Revision:
+    number: int
+    status: str
+    description: str
+    values: dict[str, Any]
+    manifest: str
+
+
+def current(helm: Helm, release: str, namespace: str) -> Revision | None:
+    """The release's latest revision, or None when it does not exist."""
+    proc = helm.run("status", release, "-n", namespace, "-o", "json", timeout_s=60)
+    if proc.returncode != 0:
+        if "not found" in proc.stderr:
+            return None
+        raise PromoteError(f"helm status {release} failed: {proc.stderr.strip()}")
+    status = json.loads(proc.stdout)
+    got = helm.run("get", "values", release, "-n", namespace, "-o", "json", timeout_s=60)
+    values = json.loads(got.stdout or "{}") if got.returncode == 0 else {}
+    info = status["info"]
+    return Revision(
+        int(status["version"]), str(info["status"]), str(info.get("description", "")), values or {},
+        str(status.get("manifest", "")),
+    )  # fmt: skip
+
+
+def unchanged(revision: Revision | None, values: Mapping[str, Any], fingerprint: str) -> bool:
+    """The deployed revision already runs this chart with these values."""
+    return (
+        revision is not None
+        and revision.status == "deployed"
+        and revision.description == FINGERPRINT_PREFIX + fingerprint
+        and json.loads(json.dumps(revision.values)) == json.loads(json.dumps(values))
+    )
+
+
+@dataclass(frozen=True)
+class PodCounts:
+    total: int
+    scheduled: int
+    ready: int
+
+    def __str__(self) -> str:
+        return f"pods {self.scheduled}/{self.total} scheduled, {self.ready}/{self.total} ready"
+
+
+def release_pods(api: Any, namespace: str, release: str) -> list[Any]:
+    from kubernetes import client
+
+    pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=f"{INSTANCE}={release}",
+                                                      _request_timeout=10).items  # fmt: skip
+    return [p for p in pods if p.metadata and HOOK not in (p.metadata.annotations or {})
+            and not p.metadata.deletion_timestamp]  # fmt: skip
+
+
+def counts(api: Any, namespace: str, release: str) -> PodCounts:
+    pods = release_pods(api, namespace, release)
+    ready = sum(1 for p in pods if any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or [])))
+    return PodCounts(len(pods), sum(1 for p in pods if p.spec.node_name), ready)
+
+
+def install(
+    helm: Helm,
+    api: Any,
+    *,
+    release: str,
+    namespace: str,
+    values: Mapping[str, Any],
+    fingerprint: str,
+    timeout_s: float,
+    on_progress: Callable[[str], None],
+) -> int:
+    """`helm upgrade --install --rollback-on-failure --wait` through pyhelm3, reporting pod counts while it runs.
+    Returns the new revision; raises PromoteError with Helm's message when it failed (Helm rolled back)."""
+    from pyhelm3 import errors
+
+    async def go() -> int:
+        client = helm.client()
+        chart = await client.get_chart(CHART)
+        task = asyncio.ensure_future(
+            client.install_or_upgrade_release(
+                release, chart, dict(values), namespace=namespace, create_namespace=True,
+                rollback_on_failure=True, wait=True, timeout=f"{int(timeout_s)}s",
+                description=FINGERPRINT_PREFIX + fingerprint,
+            )
+        )  # fmt: skip
+        while not task.done():
+            with contextlib.suppress(Exception):  # the namespace may not exist yet; progress is best effort
+                on_progress(str(await asyncio.to_thread(counts, api, namespace, release)))
+            await asyncio.wait({task}, timeout=0.5)
+        return int(task.result().revision)
+
+    try:
+        return asyncio.run(go())
+    except errors.Error as err:
+        raise PromoteError(str(err).strip() or type(err).__name__) from None
+
+
+def rollback(helm: Helm, release: str, namespace: str, revision: int, timeout_s: float) -> None:
+    proc = helm.run("rollback", release, str(revision), "-n", namespace, "--wait", "--timeout", f"{int(timeout_s)}s")
+    if proc.returncode != 0:
+        raise PromoteError(f"helm rollback to revision {revision} failed: {proc.stderr.strip()}")
+
+
+def uninstall(helm: Helm, release: str, namespace: str) -> None:
+    helm.run("uninstall", release, "-n", namespace, "--wait", timeout_s=300)
+
+
+def helm_test(helm: Helm, release: str, namespace: str, timeout_s: float) -> str:
+    """Runs the chart's test hook; returns Helm's output, raises PromoteError when it fails."""
+    proc = helm.run("test", release, "-n", namespace, "--timeout", f"{int(timeout_s)}s", timeout_s=timeout_s + 60)
+    if proc.returncode != 0:
+        raise PromoteError(f"helm test failed: {(proc.stderr or proc.stdout).strip()}")
+    return proc.stdout
+
+
+@dataclass(frozen=True)
+class Placement:
+    pod: str
+    node: str
+    gpus: str
+    ready: bool
+
+
+def placement(api: Any, namespace: str, release: str) -> list[Placement]:
+    """Where the release's GPU pods run, and what they hold."""
+    found = []
+    for pod in release_pods(api, namespace, release):
+        held = {
+            name: value
+            for c in pod.spec.containers
+            for name, value in ((c.resources.limits if c.resources else None) or {}).items()
+            if name.startswith("nvidia.com/")
+        }
+        claims = [c.name for c in (pod.spec.resource_claims or [])]
+        if held or claims:
+            ready = any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+            gpus = ", ".join(f"{v} {k}" for k, v in held.items()) or f"DRA claims {', '.join(claims)}"
+            found.append(Placement(pod.metadata.name, pod.spec.node_name or "(pending)", gpus, ready))
+    return found
+
+
+# --- dry run -------------------------------------------------------------------------------------------------
+
+
+def validate_on_server(api: Any, docs: Sequence[Mapping[str, Any]], namespace: str) -> list[str]:
+    """Server-side apply of every non-hook object with dryRun=All and strict field validation: the API server
+    validates and admits each one (Pod Security included) and stores nothing. Returns the refusals."""
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.dynamic import DynamicClient
+
+    dynamic = DynamicClient(api)  # type: ignore[no-untyped-call]
+    problems = []
+    for doc in docs:
+        if HOOK in (doc["metadata"].get("annotations") or {}):
+            continue
+        resource = dynamic.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+        path = resource.path(name=doc["metadata"]["name"], namespace=namespace if resource.namespaced else None)
+        url = f"{api.configuration.host}{path}?dryRun=All&fieldValidation=Strict&fieldManager=snap2prod&force=true"
+        body = {**doc, "metadata": {**doc["metadata"], **({"namespace": namespace} if resource.namespaced else {})}}
+        try:
+            api.rest_client.request("PATCH", url, body=json.dumps(body),
+                                    headers={"Content-Type": "application/apply-patch+yaml",
+                                             "Accept": "application/json"}).read()  # fmt: skip
+        except ApiException as err:
+            message = json.loads(err.body or "{}").get("message", err.reason) if err.body else err.reason
+            problems.append(f"{doc['kind']}/{doc['metadata']['name']}: {message}")
+    return problems
+
+
+def _by_name(manifest: str | list[dict[str, Any]]) -> dict[str, str]:
+    docs = yaml.safe_load_all(manifest) if isinstance(manifest, str) else manifest
+    return {
+        f"{d['kind']}/{d['metadata']['name']}": yaml.safe_dump(d, sort_keys=True)
+        for d in docs
+        if isinstance(d, dict) and HOOK not in (d["metadata"].get("annotations") or {})
+    }
+
+
+def diff(live_manifest: str, docs: list[dict[str, Any]]) -> str:
+    """A unified diff, object by object, of the live release's manifest against the rendered one."""
+    live, new = _by_name(live_manifest), _by_name(docs)
+    chunks: list[str] = []
+    for name in sorted(live.keys() | new.keys()):
+        before, after = live.get(name, ""), new.get(name, "")
+        if before != after:
+            chunks.extend(
+                difflib.unified_diff(
+                    before.splitlines(),
+                    after.splitlines(),
+                    f"live/{name}" if before else "/dev/null",
+                    f"new/{name}" if after else "/dev/null",
+                    lineterm="",
+                )
+            )
+    return "\n".join(chunks)
+
+
+def elapsed(start: float) -> float:
+    return round(time.monotonic() - start, 2)

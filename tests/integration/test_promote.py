@@ -1,0 +1,237 @@
+"""`snap2prod promote` against the rehearsal cluster: a real API server, scheduler, controllers and Helm.
+
+Each test promotes into a namespace of its own on the shared `sim_cluster` and deletes it afterwards. The lock is
+pinned from the real local Ollama of the test run (`text_model`), so the parity step compares real digests. kwok
+runs no containers, so the in-cluster model check is skipped on the sim (the report says why); the verify code
+itself runs against the real local Ollama in `test_the_verify_step_checks_a_real_ollama_against_the_lock`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from app.gateway import OllamaGateway
+from app.lock import Lock, pin, write_lock
+from scripts import cli, verify
+from scripts.sim import SimCluster
+from tests.fixtures.chart.helm import helm
+
+TIMEOUT = "60"
+
+
+def _exists(read: Any, *args: str) -> bool:
+    try:
+        read(*args)
+    except ApiException as err:
+        if err.status == 404:
+            return False
+        raise
+    return True
+
+
+@contextlib.contextmanager
+def own_namespace(api: Any) -> Iterator[str]:
+    """A fresh namespace name (promotion creates it). Afterwards it is deleted and its pods awaited, so the GPUs
+    are free again for the next test (the namespace itself may take a few seconds more to go)."""
+    name = f"promote-{uuid.uuid4().hex[:8]}"
+    try:
+        yield name
+    finally:
+        core = client.CoreV1Api(api)
+        if _exists(core.read_namespace, name):
+            core.delete_namespace(name)
+            deadline = time.monotonic() + 60
+            while core.list_namespaced_pod(name).items and time.monotonic() < deadline:
+                time.sleep(0.25)
+
+
+@pytest.fixture
+def namespace(sim_api: Any) -> Iterator[str]:
+    with own_namespace(sim_api) as name:
+        yield name
+
+
+@pytest.fixture(scope="module")
+def real_lock(gateway: OllamaGateway, text_model: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A lock of the real local Ollama's text model, as `snap2prod models lock` writes it."""
+    lock = Lock(ollama_version=gateway.version(), models=tuple(pin(gateway, [text_model])))
+    return write_lock(lock, tmp_path_factory.mktemp("lock") / "models.lock")
+
+
+def promote(
+    cluster: SimCluster, namespace: str, tmp_path: Path, *args: str, **values: Any
+) -> tuple[int, dict[str, Any]]:
+    """Run `snap2prod promote --to sim` in-process; returns the exit code and the JSON report."""
+    report = tmp_path / f"report-{uuid.uuid4().hex[:6]}.json"
+    argv = ["promote", "--to", "sim", "--kubeconfig", str(cluster.kubeconfig), "-n", namespace,
+            "--timeout", TIMEOUT, "--report", str(report), *args]  # fmt: skip
+    if values:
+        extra = tmp_path / f"values-{uuid.uuid4().hex[:6]}.yaml"
+        extra.write_text(json.dumps(values))
+        argv += ["--values", str(extra)]
+    code = cli.main(argv)
+    return code, json.loads(report.read_text()) if report.exists() else {}
+
+
+def helm_history(cluster: SimCluster, namespace: str) -> list[dict[str, Any]]:
+    proc = helm("history", "snap2prod", "-n", namespace, "-o", "json", kubeconfig=cluster.kubeconfig,
+                context=cluster.context)  # fmt: skip
+    return list(json.loads(proc.stdout)) if proc.returncode == 0 else []
+
+
+@pytest.fixture(scope="module")
+def promoted(
+    sim_cluster: SimCluster, sim_api: Any, real_lock: Path, ollama_host: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """One promotion of the real lock, for the tests that only look at it (or change nothing)."""
+    with own_namespace(sim_api) as namespace:
+        tmp = tmp_path_factory.mktemp("promoted")
+        code, report = promote(sim_cluster, namespace, tmp, "--lock", str(real_lock), "--host", ollama_host)
+        assert code == 0, report.get("error")
+        yield namespace, report
+
+
+def test_promote_to_sim_puts_the_gpu_pod_on_a_gpu_node_and_reports_it(
+    promoted: tuple[str, dict[str, Any]], sim_api: Any, real_lock: Path
+) -> None:
+    namespace, report = promoted
+    assert (report["outcome"], report["exit_code"], report["revision"], report["changed"]) == ("promoted", 0, 1, True)
+    assert "serves the 1 locked model(s)" in report["verify"]["parity"]  # the real local Ollama was compared
+    (gpu_pod,) = report["placement"]
+    assert gpu_pod["node"].startswith("sim-gpu-") and gpu_pod["ready"]
+    assert gpu_pod["gpus"] == "1 nvidia.com/gpu"
+    pod = client.CoreV1Api(sim_api).read_namespaced_pod(gpu_pod["pod"], namespace)
+    assert pod.spec.node_name == gpu_pod["node"]
+    assert {c["name"]: c["status"] for c in report["checks"]}["GPU capacity"] == "ok"
+    assert report["verify"]["models"].startswith("skipped: the rehearsal cluster runs no containers")
+    assert report["verify"]["helm_test"].startswith("passed")
+    assert {"parity", "preflight", "rollout", "verify", "total"} <= set(report["timings_s"])
+
+
+def test_promoting_again_is_a_no_op(
+    promoted: tuple[str, dict[str, Any]], sim_cluster: SimCluster, real_lock: Path, ollama_host: str, tmp_path: Path
+) -> None:
+    namespace, _ = promoted
+    code, again = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--host", ollama_host)
+    assert code == 0
+    assert (again["outcome"], again["revision"], again["changed"]) == ("unchanged", 1, False)
+    assert "rollout" not in again["timings_s"]  # fast: Helm was not asked to change anything
+    assert [r["revision"] for r in helm_history(sim_cluster, namespace)] == [1]
+
+
+def test_dry_run_shows_the_diff_and_changes_nothing(
+    promoted: tuple[str, dict[str, Any]], sim_cluster: SimCluster, sim_api: Any, real_lock: Path, tmp_path: Path
+) -> None:
+    namespace, _ = promoted
+    code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--from-lock", "--dry-run",
+                           app={"replicas": 3})  # fmt: skip
+    assert code == 0, report.get("error")
+    assert report["outcome"] == "dry-run"
+    assert "-  replicas: 2\n+  replicas: 3" in report["diff"]
+    assert [r["revision"] for r in helm_history(sim_cluster, namespace)] == [1]
+    deployment = client.AppsV1Api(sim_api).read_namespaced_deployment("snap2prod-app", namespace)
+    assert deployment.spec.replicas == 2
+
+
+def test_dry_run_of_a_new_release_creates_nothing(
+    sim_cluster: SimCluster, sim_api: Any, namespace: str, real_lock: Path, tmp_path: Path
+) -> None:
+    code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--from-lock", "--dry-run")
+    assert code == 0, report.get("error")
+    assert "+++ new/Deployment/snap2prod-ollama" in report["diff"]
+    assert not _exists(client.CoreV1Api(sim_api).read_namespace, namespace)
+
+
+def test_more_gpus_than_a_node_has_are_refused_at_preflight_and_no_release_exists(
+    sim_cluster: SimCluster, sim_api: Any, namespace: str, real_lock: Path, tmp_path: Path
+) -> None:
+    code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--from-lock",
+                           gpu={"count": 3})  # fmt: skip
+    assert (code, report["outcome"]) == (5, "PreflightFailed")
+    assert "3 nvidia.com/gpu on one node each, but the matching nodes have" in report["error"]
+    assert "nothing was changed" in report["error"]
+    assert helm_history(sim_cluster, namespace) == []
+    assert not _exists(client.CoreV1Api(sim_api).read_namespace, namespace)
+
+
+@pytest.mark.parametrize("context", ["kind-snap2prod", "snap2prod-sim", "docker-desktop", "minikube"])
+def test_prod_refuses_a_local_looking_context(context: str, real_lock: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    argv = ["promote", "--to", "prod", "--kube-context", context, "--yes", "--lock", str(real_lock), "--report",
+            str(report)]  # fmt: skip
+    assert cli.main(argv) == 4
+    assert "looks like a local cluster" in json.loads(report.read_text())["error"]
+
+
+def test_prod_needs_an_explicit_context(real_lock: Path) -> None:
+    assert cli.main(["promote", "--to", "prod", "--yes", "--lock", str(real_lock)]) == 4
+
+
+def test_a_lock_the_local_ollama_does_not_match_is_refused_with_a_diff(
+    sim_cluster: SimCluster, namespace: str, real_lock: Path, ollama_host: str, tmp_path: Path
+) -> None:
+    text = real_lock.read_text()
+    (digest,) = [line.split()[-1] for line in text.splitlines() if line.strip().startswith("digest:")]
+    other = tmp_path / "models.lock"
+    other.write_text(text.replace(digest, "sha256:" + "1" * 64))
+    code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(other), "--host", ollama_host)
+    assert (code, report["outcome"]) == (3, "ParityFailed")
+    assert f"! differs  snap2prod/smollm2:135m  locked 111111111111, server has {digest[7:19]}" in report["error"]
+    assert helm_history(sim_cluster, namespace) == []
+
+
+def test_a_rollout_that_never_becomes_ready_is_rolled_back_and_the_previous_revision_stays_ready(
+    sim_cluster: SimCluster, sim_api: Any, namespace: str, real_lock: Path, tmp_path: Path
+) -> None:
+    code, first = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--from-lock")
+    assert code == 0, first.get("error")
+    # preflight counts GPUs, not CPUs: an app pod asking for more CPU than any node has passes it and then never
+    # gets scheduled, so Helm's wait runs out
+    code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--from-lock", "--timeout",
+                           "8", app={"resources": {"requests": {"cpu": "64"}}})  # fmt: skip
+    assert (code, report["outcome"]) == (6, "RolloutFailed")
+    assert "rolled back to revision 1" in report["error"]
+    history = helm_history(sim_cluster, namespace)
+    assert [(r["revision"], r["status"]) for r in history] == [(1, "superseded"), (2, "failed"), (3, "deployed")]
+    app = client.AppsV1Api(sim_api).read_namespaced_deployment("snap2prod-app", namespace)
+    assert app.spec.template.spec.containers[0].resources.requests["cpu"] == "500m"
+    deadline = time.monotonic() + 60
+    while (app.status.ready_replicas or 0) != app.spec.replicas and time.monotonic() < deadline:
+        time.sleep(0.25)
+        app = client.AppsV1Api(sim_api).read_namespaced_deployment("snap2prod-app", namespace)
+    assert app.status.ready_replicas == app.spec.replicas == 2
+
+
+def test_the_verify_step_checks_a_real_ollama_against_the_lock(ollama_host: str, real_lock: Path) -> None:
+    """The cluster's models are read by `scripts.verify` through the API server's service proxy. Simulated nodes
+    run no containers, so this drives the same `verify_models` against the real local Ollama of the test run."""
+    from app.lock import read_lock
+
+    lock = read_lock(real_lock)
+    with httpx.Client(timeout=30) as http:
+        assert verify.verify_models(http, ollama_host, lock).clean
+        relocked = lock.model_copy(
+            update={"models": (lock.models[0].model_copy(update={"digest": "sha256:" + "2" * 64}),)}
+        )
+        drift = verify.verify_models(http, ollama_host, relocked)
+    assert not drift.clean
+    assert drift.differs[0].found == lock.models[0].digest
+
+
+@pytest.mark.skipif(bool(shutil.which("kind")), reason="kind is installed here; this checks the message without it")
+def test_kind_without_kind_or_a_container_engine_says_what_is_missing(real_lock: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    assert cli.main(["promote", "--to", "kind", "--lock", str(real_lock), "--report", str(report)]) == 4
+    assert "--to kind needs kind" in json.loads(report.read_text())["error"]
