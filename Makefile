@@ -55,3 +55,10 @@ bench: venv toolchain
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# `make promote TARGET=sim` (or kind, prod); more flags in PROMOTE_ARGS, e.g. PROMOTE_ARGS="--dry-run".
+.PHONY: promote
+TARGET ?= sim
+PROMOTE_ARGS ?=
+promote: venv
+	@$(BIN)/snap2prod promote --to $(TARGET) $(PROMOTE_ARGS)

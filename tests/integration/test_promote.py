@@ -166,6 +166,19 @@ def test_more_gpus_than_a_node_has_are_refused_at_preflight_and_no_release_exist
     assert not _exists(client.CoreV1Api(sim_api).read_namespace, namespace)
 
 
+def test_a_model_larger_than_the_gpu_memory_is_refused_at_preflight(
+    sim_cluster: SimCluster, namespace: str, real_lock: Path, tmp_path: Path
+) -> None:
+    text = real_lock.read_text()
+    (size,) = [line.split()[-1] for line in text.splitlines() if line.strip().startswith("size:")]
+    huge = tmp_path / "models.lock"
+    huge.write_text(text.replace(f"size: {size}", f"size: {100 * 1024**3}"))  # 100 GiB; the sim's A100 has 80
+    code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(huge), "--from-lock")
+    assert (code, report["outcome"]) == (5, "PreflightFailed")
+    assert "snap2prod/smollm2:135m (100.0 GiB) does not fit in 80.0 GiB (1 × 81920 MiB" in report["error"]
+    assert helm_history(sim_cluster, namespace) == []
+
+
 @pytest.mark.parametrize("context", ["kind-snap2prod", "snap2prod-sim", "docker-desktop", "minikube"])
 def test_prod_refuses_a_local_looking_context(context: str, real_lock: Path, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
