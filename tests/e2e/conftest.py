@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from scripts import toolchain
 
@@ -22,10 +22,16 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    chromium = toolchain.binary("chromium")
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    """One Playwright per module: its sync API runs an event loop that must be gone before other tests
+    (pyhelm3 calls asyncio.run), and two sync instances cannot be nested."""
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    b = playwright.chromium.launch(executable_path=str(toolchain.binary("chromium")), headless=True, args=CHROMIUM_ARGS)
+    yield b
+    b.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect
 
 from scripts import demo, ollama_server, toolchain
 from scripts.processes import ManagedProcess, free_port
@@ -40,16 +40,15 @@ def stack(tmp_path: Path, vision_model: str) -> Iterator[tuple[str, Path, int]]:
 
 
 @pytest.fixture
-def camera_browser(tmp_path: Path) -> Iterator[Browser]:
+def camera_browser(tmp_path: Path, playwright: Playwright) -> Iterator[Browser]:
     video = write_y4m(tmp_path / "camera.y4m")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(toolchain.binary("chromium")),
-            headless=True,
-            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={video}"],
-        )
-        yield browser
-        browser.close()
+    browser = playwright.chromium.launch(
+        executable_path=str(toolchain.binary("chromium")),
+        headless=True,
+        args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={video}"],
+    )
+    yield browser
+    browser.close()
 
 
 def _description(page: Page) -> str:

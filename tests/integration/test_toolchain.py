@@ -48,5 +48,5 @@ def test_a_failed_build_step_names_the_step_and_its_log(
 
 
 def test_unknown_tool_is_refused_with_the_known_names(capsys: pytest.CaptureFixture[str]) -> None:
-    assert toolchain.main(["--only", "kubectl"]) == 2
-    assert "unknown tool(s): kubectl; known: ollama" in capsys.readouterr().err
+    assert toolchain.main(["--only", "kubectx"]) == 2
+    assert "unknown tool(s): kubectx; known: ollama" in capsys.readouterr().err
