@@ -196,9 +196,11 @@ def check_parity(lock: Lock, values: Mapping[str, Any], host: str | None, from_l
 @contextmanager
 def step(label: str, timings: dict[str, float]) -> Iterator[Any]:
     start = time.monotonic()
-    with console.status(label) as status:
-        yield status
-    timings[label.split(":")[0]] = rollout.elapsed(start)
+    try:
+        with console.status(label) as status:
+            yield status
+    finally:
+        timings[label.split(":")[0]] = rollout.elapsed(start)
     console.print(f"[green]✓[/green] {escape(label)} [dim]{time.monotonic() - start:.1f} s[/dim]", soft_wrap=True)
 
 
@@ -229,6 +231,7 @@ def promote(opts: Options) -> Report:
         _promote(opts, report)
     except PromoteError as err:
         report.outcome, report.exit_code, report.error = type(err).__name__, err.exit_code, str(err)
+        err.report = report
         raise
     finally:
         if opts.report:
@@ -346,6 +349,9 @@ def _rollout(
         else:
             rollout.rollback(helm, opts.release, opts.namespace, live.number, opts.timeout_s)
             after = f"rolled back to revision {live.number}"
+        settled = rollout.current(helm, opts.release, opts.namespace)
+        report.revision = settled.number if settled else None
+        report.placement = [asdict(p) for p in rollout.placement(api, opts.namespace, opts.release)]
         raise RolloutFailed(f"rollout failed: {err}\n{after}.") from None
     report.changed = True
     console.print(f"  revision {report.revision}: {rollout.counts(api, opts.namespace, opts.release)}")
@@ -450,6 +456,8 @@ def promote_command(
     try:
         done = promote(opts)
     except PromoteError as err:
+        if isinstance(err.report, Report) and err.report.revision is not None:
+            print_report(err.report)  # the rollout had started: show where it stands now
         console.print(f"[bold red]promote failed ({type(err).__name__}, exit {err.exit_code}):[/bold red] "
                       f"{escape(str(err))}", soft_wrap=True)  # fmt: skip
         raise typer.Exit(err.exit_code) from None

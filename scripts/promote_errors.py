@@ -22,6 +22,7 @@ class PromoteError(Snap2ProdError):
     """Base of the promotion's failures; ``exit_code`` is what the command returns."""
 
     exit_code = 1
+    report: object = None  # the promotion's report as far as it got (scripts.promote.Report)
 
 
 class ParityFailed(PromoteError):

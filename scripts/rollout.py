@@ -11,6 +11,7 @@ import contextlib
 import difflib
 import hashlib
 import json
+import logging
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -158,6 +159,8 @@ def install(
     """`helm upgrade --install --rollback-on-failure --wait` through pyhelm3, reporting pod counts while it runs.
     Returns the new revision; raises PromoteError with Helm's message when it failed (Helm rolled back)."""
     from pyhelm3 import errors
+
+    logging.getLogger("pyhelm3").setLevel(logging.ERROR)  # it logs the failed command line; the error says it all
 
     async def go() -> int:
         client = helm.client()

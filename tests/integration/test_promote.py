@@ -216,6 +216,8 @@ def test_a_rollout_that_never_becomes_ready_is_rolled_back_and_the_previous_revi
                            "8", app={"resources": {"requests": {"cpu": "64"}}})  # fmt: skip
     assert (code, report["outcome"]) == (6, "RolloutFailed")
     assert "rolled back to revision 1" in report["error"]
+    assert (report["revision"], report["previous_revision"]) == (3, 1)  # the report says where it stands now
+    assert "rollout" in report["timings_s"]
     history = helm_history(sim_cluster, namespace)
     assert [(r["revision"], r["status"]) for r in history] == [(1, "superseded"), (2, "failed"), (3, "deployed")]
     app = client.AppsV1Api(sim_api).read_namespaced_deployment("snap2prod-app", namespace)
