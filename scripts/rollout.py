@@ -7,6 +7,7 @@ hand it one dict.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import difflib
 import hashlib
@@ -14,7 +15,7 @@ import json
 import logging
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,9 +180,19 @@ def install(
         return int(task.result().revision)
 
     try:
-        return asyncio.run(go())
+        return _run(go())
     except errors.Error as err:
         raise PromoteError(str(err).strip() or type(err).__name__) from None
+
+
+def _run(coroutine: Coroutine[Any, Any, int]) -> int:
+    """asyncio.run, in a thread of its own when the caller already runs an event loop (a notebook, a test)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def rollback(helm: Helm, release: str, namespace: str, revision: int, timeout_s: float) -> None:
