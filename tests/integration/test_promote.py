@@ -250,3 +250,32 @@ def test_kind_without_kind_or_a_container_engine_says_what_is_missing(real_lock:
     report = tmp_path / "report.json"
     assert cli.main(["promote", "--to", "kind", "--lock", str(real_lock), "--report", str(report)]) == 4
     assert "--to kind needs kind" in json.loads(report.read_text())["error"]
+
+
+def test_values_merge_like_helm_f_lists_are_replaced_not_concatenated() -> None:
+    from scripts.rollout import merge
+
+    base = {"gpu": {"enabled": True, "tolerations": [{"key": "a"}]}, "app": {"replicas": 2}}
+    merged = merge(base, {"gpu": {"tolerations": [{"key": "b"}]}, "app": {"replicas": 3}})
+    assert merged == {"gpu": {"enabled": True, "tolerations": [{"key": "b"}]}, "app": {"replicas": 3}}
+    assert base["gpu"]["tolerations"] == [{"key": "a"}]  # the layers stay as they were
+
+
+def test_preflight_for_prod_refuses_placeholder_digests_and_a_missing_ingress_class(
+    sim_cluster: SimCluster, sim_api: Any, real_lock: Path
+) -> None:
+    """The prod values checked against the sim's API server: it has no ingress controller, and the committed image
+    digests are the all-zero placeholders."""
+    from app.lock import read_lock
+    from scripts import preflight, promote, rollout
+
+    lock = read_lock(real_lock)
+    values = promote.merged_values("prod", [], lock, real_lock)
+    docs = rollout.render(rollout.Helm(sim_cluster.kubeconfig, sim_cluster.context), values, "snap2prod", "prod-x")
+    with pytest.raises(preflight.PreflightFailed) as failed:
+        preflight.run(sim_api, namespace="prod-x", release="snap2prod", docs=docs, values=promote.effective(values),
+                      lock=lock, production=True, ingress_strict=True)  # fmt: skip
+    message = str(failed.value)
+    assert "✗ ingress class: IngressClass 'nginx' does not exist" in message
+    assert "✗ image digests: app.image.digest, ollama.image.digest still the all-zero placeholder" in message
+    assert {c.name: c.status for c in failed.value.checks}["GPU capacity"] == "ok"
