@@ -192,6 +192,14 @@ def test_prod_needs_an_explicit_context(real_lock: Path) -> None:
     assert cli.main(["promote", "--to", "prod", "--yes", "--lock", str(real_lock)]) == 4
 
 
+def test_prod_without_yes_and_without_a_terminal_asks_for_yes(real_lock: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    argv = ["promote", "--to", "prod", "--kube-context", "gpu-cluster", "--lock", str(real_lock), "--report",
+            str(report)]  # fmt: skip
+    assert cli.main(argv) == 4  # pytest's stdin is no terminal, so nobody could answer the question
+    assert "needs confirmation: add --yes" in json.loads(report.read_text())["error"]
+
+
 def test_a_lock_the_local_ollama_does_not_match_is_refused_with_a_diff(
     sim_cluster: SimCluster, namespace: str, real_lock: Path, ollama_host: str, tmp_path: Path
 ) -> None:
