@@ -13,10 +13,10 @@ from types import FrameType
 import httpx
 
 from app.gateway import OllamaGateway
+from app.settings import Settings
 from scripts import bootstrap, ollama_server, progress, synthetic_vision
 from scripts.processes import ManagedProcess, ProcessError, port_in_use, state_dir, stop_all
 
-APP_FILE = Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py"
 STREAMLIT = "streamlit"
 DEFAULT_PORT = 8501
 
@@ -33,7 +33,7 @@ def start_streamlit(state: Path, port: int, ollama_host: str, *, tie_to_parent: 
             "or choose another port: SNAP2PROD_PORT=8502 make demo"
         )
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(APP_FILE),
+        sys.executable, "-m", "app.serve",
         "--server.port", str(port), "--server.address", "0.0.0.0",  # noqa: S104 - phones on the LAN may join
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer", "--server.fileWatcherType", "none",
@@ -43,9 +43,22 @@ def start_streamlit(state: Path, port: int, ollama_host: str, *, tie_to_parent: 
     url = f"http://localhost:{port}"
     try:
         proc.wait_http(f"http://127.0.0.1:{port}/_stcore/health", timeout_s=60)
-    except ProcessError:
+    except BaseException:  # a failed start or a Ctrl-C while waiting: leave nothing behind
         proc.stop()
         raise
+    return url
+
+
+def metrics_url() -> str:
+    """Where the app's Prometheus metrics answer, or why they do not (the port is shared by every app process)."""
+    port = Settings().metrics_port
+    if not port:
+        return "off (SNAP2PROD_METRICS_PORT=0)"
+    url = f"http://localhost:{port}/metrics"
+    try:
+        httpx.get(url, timeout=2).raise_for_status()
+    except httpx.HTTPError:
+        return f"not served: port {port} is taken by another process (set SNAP2PROD_METRICS_PORT)"
     return url
 
 
@@ -76,37 +89,34 @@ def run(*, foreground: bool = True) -> int:
     handle = ollama_server.find_or_start(state)
     gateway = OllamaGateway(handle.host)
     how = "started" if handle.started_here else "reusing"
-    console.print(f"  Ollama {gateway.version()} at {handle.host} ({how})")
-    try:
+    if foreground:
+        signal.signal(signal.SIGTERM, _interrupt)  # `make down` or a service manager: stop like Ctrl-C
+    up = False
+    try:  # from here on, any failure or Ctrl-C stops what this run started
+        console.print(f"  Ollama {gateway.version()} at {handle.host} ({how})")
         ensure_models(gateway)
         url = start_streamlit(state, port, handle.host)
-    except BaseException:
-        if handle.started_here:
-            ollama_server.stop(state)
-        raise
-    console.print(f"\n[bold green]snap2prod is up:[/bold green] {url}   (Ctrl-C or `make down` stops it)\n")
-    if not foreground:
-        return 0
-    return _supervise(state, started_ollama=handle.started_here)
-
-
-def _supervise(state: Path, *, started_ollama: bool) -> int:
-    def on_term(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    app = ManagedProcess(STREAMLIT, state)
-    try:
-        while app.info() is not None:
+        console.print(f"\n[bold green]snap2prod is up:[/bold green] {url}   (Ctrl-C or `make down` stops it)")
+        console.print(f"  metrics: {metrics_url()}\n")
+        if not foreground:
+            up = True
+            return 0
+        while ManagedProcess(STREAMLIT, state).info() is not None:
             time.sleep(0.5)
-        progress.console.print("Streamlit stopped; shutting down.")
+        console.print("Streamlit stopped; shutting down.")
+        return 0
     except KeyboardInterrupt:
-        progress.console.print("\nStopping…")
+        console.print("\nStopping…")
+        return 0
     finally:
-        app.stop()
-        if started_ollama:
-            ollama_server.stop(state)
-    return 0
+        if not up:
+            ManagedProcess(STREAMLIT, state).stop()
+            if handle.started_here:
+                ollama_server.stop(state)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 @dataclass(frozen=True)

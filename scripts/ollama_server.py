@@ -71,7 +71,7 @@ def start(
     proc.start([str(toolchain.binary("ollama")), "serve"], env=env, tie_to_parent=tie_to_parent, host=host)
     try:
         proc.wait_http(f"{host}/api/version", timeout_s=60)
-    except ProcessError:
+    except BaseException:  # a failed start or a Ctrl-C while waiting: leave nothing behind
         proc.stop()
         raise
     return host

@@ -90,8 +90,12 @@ def test_ctrl_c_stops_what_the_demo_started(tmp_path: Path) -> None:
     app_port, ollama_port = free_port(), free_port()
     env = _env(tmp_path, SNAP2PROD_PORT=str(app_port), SNAP2PROD_OLLAMA_PORT=str(ollama_port))
     demo = subprocess.Popen([*SNAP2PROD, "demo"], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    _wait_for(f"http://127.0.0.1:{app_port}/_stcore/health", demo)
+    assert demo.stdout is not None
+    for line in demo.stdout:  # the demo is up once it has printed the metrics line under the URL
+        if "metrics:" in line:
+            break
     pids = _pids_of(tmp_path / "state")
+    assert len(pids) == 2
     demo.send_signal(signal.SIGINT)
     out, _ = demo.communicate(timeout=60)
     assert demo.returncode == 0, out
@@ -133,6 +137,7 @@ def test_up_status_down_run_the_stack_in_the_background(tmp_path: Path) -> None:
     up = subprocess.run([*SNAP2PROD, "up"], env=env, text=True, capture_output=True, timeout=300)
     assert up.returncode == 0, up.stdout + up.stderr
     assert f"http://localhost:{app_port}" in up.stdout + up.stderr
+    assert "metrics: http://localhost:" in up.stdout + up.stderr or "metrics: not served: port" in up.stdout + up.stderr
     try:
         status = subprocess.run([*SNAP2PROD, "status"], env=env, text=True, capture_output=True, timeout=60)
         lines = (status.stdout + status.stderr).splitlines()

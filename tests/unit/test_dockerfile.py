@@ -50,16 +50,19 @@ def test_healthcheck_probes_streamlits_health_endpoint(stages: list[list[dict[st
     assert "/_stcore/health" in check and "8501" in check
 
 
-def test_the_cmd_path_exists_in_the_installed_package(stages: list[list[dict[str, str]]], tmp_path: Path) -> None:
+def test_the_cmd_module_and_the_page_are_in_the_installed_package(
+    stages: list[list[dict[str, str]]], tmp_path: Path
+) -> None:
     (cmd,) = _values(stages[-1], "CMD")
-    assert "site-packages/app/streamlit_app.py" in cmd
+    assert '"-m", "app.serve"' in cmd
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(tmp_path), str(ROOT)],
         check=True,
         capture_output=True,
     )
     (wheel,) = tmp_path.glob("snap2prod-*.whl")
-    assert "app/streamlit_app.py" in zipfile.ZipFile(wheel).namelist()
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "app/serve.py" in names and "app/streamlit_app.py" in names
 
 
 def test_the_catalog_it_copies_exists() -> None:
