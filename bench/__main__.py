@@ -8,7 +8,7 @@ import sys
 
 from bench.report import BenchResult, write
 
-MODULES = ("bench.frame_pipeline", "bench.gateway_stream", "bench.page_latency")
+MODULES = ("bench.frame_pipeline", "bench.gateway_stream", "bench.page_latency", "bench.promote")
 
 
 def main() -> int:
