@@ -287,7 +287,9 @@ def test_prod_serves_the_page_over_tls(rendered: dict[str, list[dict[str, Any]]]
 def test_kind_maps_the_app_node_port_to_localhost_8501(rendered: dict[str, list[dict[str, Any]]]) -> None:
     kind = yaml.safe_load((STACKS / "local" / "kind.yaml").read_text())
     mappings = {m["containerPort"]: m for m in kind["nodes"][0]["extraPortMappings"]}
-    (port,) = one(rendered["local"], "Service", "app")["spec"]["ports"]
+    ports = {p["name"]: p for p in one(rendered["local"], "Service", "app")["spec"]["ports"]}
+    assert set(ports) == {"http", "metrics"}  # metrics gets a node port of the cluster's choosing, mapped nowhere
+    port = ports["http"]
     assert port["nodePort"] in mappings
     assert (mappings[port["nodePort"]]["hostPort"], mappings[port["nodePort"]]["listenAddress"]) == (8501, "127.0.0.1")
 

@@ -23,6 +23,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from scripts.sim import Sim, SimCluster, SimSpec
 from tests.fixtures.chart.helm import (
@@ -222,6 +223,80 @@ def test_helm_accepts_every_environment_in_a_server_dry_run(
                   *values_args(env, lock_file))  # fmt: skip
     assert "STATUS: pending-install" in out
     assert "DESCRIPTION: Dry run complete" in out
+
+
+# --- the monitoring objects, with the Prometheus Operator's CRDs installed ------------------------------------
+
+MONITORING_CRDS = Path(__file__).resolve().parents[1] / "fixtures" / "chart" / "monitoring-crds.yaml"
+METRICS_ON = (
+    "metrics.serviceMonitor.enabled=true",
+    "metrics.serviceMonitor.labels.release=kube-prometheus-stack",
+    "metrics.prometheusRule.enabled=true",
+    "metrics.grafanaDashboard.enabled=true",
+    "metrics.grafanaDashboard.annotations.grafana_folder=snap2prod",
+    "networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=monitoring",
+)
+
+
+def _established(ext: client.ApiextensionsV1Api, name: str) -> bool:
+    conditions = ext.read_custom_resource_definition(name).status.conditions or []
+    return any(c.type == "Established" and c.status == "True" for c in conditions)
+
+
+def _served(api: Any, kind: str) -> bool:
+    try:
+        DynamicClient(api).resources.get(api_version="monitoring.coreos.com/v1", kind=kind)
+    except ResourceNotFoundError:  # discovery has not caught up yet
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def monitoring_crds(sim_api: Any) -> Iterator[None]:
+    """ServiceMonitor and PrometheusRule CRDs (tests/fixtures/chart/monitoring-crds.yaml), removed afterwards."""
+    ext = client.ApiextensionsV1Api(sim_api)
+    crds = [d for d in yaml.safe_load_all(MONITORING_CRDS.read_text()) if d]
+    names = [crd["metadata"]["name"] for crd in crds]
+    for crd in crds:
+        ext.create_custom_resource_definition(crd)
+    try:
+        for crd in crds:
+            name, kind = crd["metadata"]["name"], crd["spec"]["names"]["kind"]
+            wait_for(f"CRD {name} to be established", lambda name=name: _established(ext, name), 60)
+            wait_for(f"{kind} to be discoverable", lambda kind=kind: _served(sim_api, kind), 60)
+        yield
+    finally:
+        for name in names:
+            ext.delete_custom_resource_definition(name)
+        for name in names:
+            wait_for(f"CRD {name} to go away", lambda name=name: not _exists(ext.read_custom_resource_definition, name))
+
+
+def test_the_monitoring_objects_pass_strict_validation_with_the_operators_crds(
+    sim_api: Any, checked_namespace: str, lock_file: Path, monitoring_crds: None
+) -> None:
+    docs = template("prod", lock_file, sets=METRICS_ON)
+    kinds = {d["kind"] for d in docs}
+    assert {"ServiceMonitor", "PrometheusRule"} <= kinds
+    results = {f"{d['kind']}/{d['metadata']['name']}": dry_run_create(sim_api, checked_namespace, d) for d in docs}
+    assert {name: r for name, r in results.items() if r[0] >= 300} == {}
+    assert f"ConfigMap/{APP}-dashboard" in results
+
+
+def test_the_crds_strict_validation_refuses_a_monitoring_field_the_operator_does_not_know(
+    sim_api: Any, checked_namespace: str, lock_file: Path, monitoring_crds: None
+) -> None:
+    docs = template("prod", lock_file, sets=METRICS_ON)
+    monitor = next(d for d in docs if d["kind"] == "ServiceMonitor")
+    monitor["spec"]["endpoints"][0]["intervall"] = "30s"
+    status, message = dry_run_create(sim_api, checked_namespace, monitor)
+    assert status == 400
+    assert 'unknown field "spec.endpoints[0].intervall"' in message
+    rule = next(d for d in docs if d["kind"] == "PrometheusRule")
+    rule["spec"]["groups"][0]["rules"][0]["for"] = "two minutes"
+    status, message = dry_run_create(sim_api, checked_namespace, rule)
+    assert status == 422
+    assert "spec.groups[0].rules[0].for" in message
 
 
 # --- installed on the rehearsal cluster --------------------------------------------------------------------------
