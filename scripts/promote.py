@@ -78,6 +78,51 @@ class Report:
     timings_s: dict[str, float] = field(default_factory=dict)
     error: str = ""
     diff: str = ""
+    watch: dict[str, Any] = field(default_factory=dict)
+
+
+# --- what to watch afterwards -------------------------------------------------------------------------------
+
+ALERTS_FILE = STACKS / "chart" / "files" / "alerts.yaml"
+WATCH_QUERIES = {
+    "error rate": 'sum by (model) (rate(snap2prod_chat_requests_total{outcome!~"ok|cancelled"}[5m])) / '
+    "sum by (model) (rate(snap2prod_chat_requests_total[5m]))",
+    "p95 latency": "histogram_quantile(0.95, sum by (model, le) (rate(snap2prod_chat_duration_seconds_bucket[5m])))",
+    "ollama up": "snap2prod_ollama_up",
+}
+"""The PromQL behind the alerts (stacks/observability/alerts.yaml), without their thresholds."""
+
+
+def watch(docs: list[dict[str, Any]], namespace: str) -> dict[str, Any]:
+    """Where the promoted app's metrics are, how Prometheus finds them, the key queries and the alert names."""
+
+    def component(d: dict[str, Any]) -> str:
+        return str(d["metadata"].get("labels", {}).get("app.kubernetes.io/component", ""))
+
+    services = [d for d in docs if d["kind"] == "Service" and component(d) == "app"]
+    if not any(p.get("name") == "metrics" for s in services for p in s["spec"].get("ports", [])):
+        return {"metrics": "off (app.settings.metricsPort is 0)"}
+    service = services[0]["metadata"]["name"]
+    monitors = [d["metadata"]["name"] for d in docs if d["kind"] == "ServiceMonitor"]
+    rules = [d for d in docs if d["kind"] == "PrometheusRule"]
+    pods = [d["spec"]["template"]["metadata"] for d in docs if d["kind"] == "Deployment" and component(d) == "app"]
+    annotated = any(m.get("annotations", {}).get("prometheus.io/scrape") == "true" for m in pods)
+    if monitors:
+        scrape = f"ServiceMonitor {monitors[0]}"
+    elif annotated:
+        scrape = "prometheus.io/* annotations on the app pods"
+    else:
+        scrape = "nothing tells Prometheus (metrics.serviceMonitor.enabled or metrics.scrapeAnnotations)"
+    spec = rules[0]["spec"] if rules else yaml.safe_load(ALERTS_FILE.read_text())["spec"]
+    return {
+        "metrics_url": f"/api/v1/namespaces/{namespace}/services/{service}:metrics/proxy/metrics",
+        "scrape": scrape,
+        "queries": dict(WATCH_QUERIES),
+        "alerts": [r["alert"] for g in spec["groups"] for r in g.get("rules", []) if "alert" in r],
+        "alert_rules": f"PrometheusRule {rules[0]['metadata']['name']}"
+        if rules
+        else "not installed (metrics.prometheusRule.enabled, or load stacks/observability/alerts.yaml)",
+    }
 
 
 # --- target ------------------------------------------------------------------------------------------------
@@ -262,6 +307,7 @@ def _promote(opts: Options, report: Report) -> None:
     report.verify["parity"] = parity
     with step("render: chart with the merged values", t):
         docs = rollout.render(helm, values, opts.release, opts.namespace)
+    report.watch = watch(docs, opts.namespace)
     api = api_client(target)
     try:
         with step(f"preflight: {target.context}", t):
@@ -423,6 +469,27 @@ def print_report(report: Report) -> None:
         table.add_row(f"verify {name}", text)
     table.add_row("timings", ", ".join(f"{k} {v:.1f} s" for k, v in report.timings_s.items()))
     console.print(table)
+    print_watch(report)
+
+
+def print_watch(report: Report) -> None:
+    """The watch section, one unwrapped line each so the command and the queries can be copied."""
+    w = report.watch
+    if not w:
+        return
+    if "metrics_url" not in w:
+        console.print(f"watch: metrics {escape(str(w.get('metrics', '')))}", soft_wrap=True)
+        return
+    context = f" --context {report.context}" if report.context else ""
+    lines = [
+        f"metrics: kubectl{context} get --raw {w['metrics_url']}",
+        f"scraped by: {w['scrape']}",
+        *(f"{name}: {query}" for name, query in w["queries"].items()),
+        f"alerts: {', '.join(w['alerts'])} ({w['alert_rules']})",
+    ]
+    console.print("[bold]watch[/bold]", soft_wrap=True)
+    for line in lines:
+        console.print(f"  {escape(line)}", soft_wrap=True, highlight=False)
 
 
 KubeconfigOption = typer.Option(None, "--kubeconfig", help="default: $KUBECONFIG (sim: the sim's own)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import time
 import uuid
@@ -26,7 +27,7 @@ from app.gateway import OllamaGateway
 from app.lock import Lock, pin, write_lock
 from scripts import cli, verify
 from scripts.sim import SimCluster
-from tests.fixtures.chart.helm import helm
+from tests.fixtures.chart.helm import FIXTURE_LOCK, helm, one, template
 
 TIMEOUT = "60"
 
@@ -287,3 +288,52 @@ def test_preflight_for_prod_refuses_placeholder_digests_and_a_missing_ingress_cl
     assert "✗ ingress class: IngressClass 'nginx' does not exist" in message
     assert "✗ image digests: app.image.digest, ollama.image.digest still the all-zero placeholder" in message
     assert {c.name: c.status for c in failed.value.checks}["GPU capacity"] == "ok"
+
+
+# --- what the report says to watch ---------------------------------------------------------------------------
+
+
+def _flat(expr: str) -> str:
+    return " ".join(expr.replace("(", " ( ").replace(")", " ) ").split())
+
+
+def test_the_report_says_what_to_watch(sim_cluster: SimCluster, namespace: str, tmp_path: Path) -> None:
+    """A dry run of a new release (cheap: nothing is installed) already reports where the metrics will be."""
+    code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(FIXTURE_LOCK), "--from-lock", "--dry-run")
+    assert code == 0, report.get("error")
+    watch = report["watch"]
+    assert watch["metrics_url"] == f"/api/v1/namespaces/{namespace}/services/snap2prod-app:metrics/proxy/metrics"
+    assert watch["scrape"] == "prometheus.io/* annotations on the app pods"
+    assert watch["alerts"] == ["Snap2ProdOllamaUnreachable", "Snap2ProdHighErrorRate", "Snap2ProdSlowAnswers"]
+    assert watch["alert_rules"].startswith("not installed")
+    assert set(watch["queries"]) == {"error rate", "p95 latency", "ollama up"}
+
+
+def test_the_watch_queries_are_the_alerts_expressions_and_name_the_installed_monitors() -> None:
+    from scripts import promote as promote_module
+
+    docs = template("prod", sets=["metrics.serviceMonitor.enabled=true", "metrics.prometheusRule.enabled=true"])
+    watch = promote_module.watch(docs, "shop")
+    assert watch["scrape"] == "ServiceMonitor snap2prod-app"
+    assert watch["alert_rules"] == "PrometheusRule snap2prod-app"
+    exprs = [_flat(r["expr"]) for g in one(docs, "PrometheusRule")["spec"]["groups"] for r in g["rules"]]
+    for query in watch["queries"].values():  # each query is an alert's expression without its threshold
+        assert any(e.startswith(_flat(query)) or _flat(query) in e for e in exprs), query
+    off = promote_module.watch(template("prod", sets=["app.settings.metricsPort=0"]), "shop")
+    assert off == {"metrics": "off (app.settings.metricsPort is 0)"}
+
+
+def test_the_report_table_shows_the_watch_section() -> None:
+    from scripts import promote as promote_module
+    from scripts.progress import console
+
+    report = promote_module.Report("sim", "snap2prod-sim", "shop", "snap2prod", outcome="promoted")
+    report.watch = promote_module.watch(template("prod"), "shop")
+    with console.capture() as captured:
+        promote_module.print_report(report)
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", captured.get()).splitlines()  # plain even where colour is forced
+    watch = lines[lines.index("watch") + 1 :]
+    metrics = "/api/v1/namespaces/shop/services/snap2prod-app:metrics/proxy/metrics"
+    assert watch[0] == f"  metrics: kubectl --context snap2prod-sim get --raw {metrics}"  # one line: copy and run
+    assert "  ollama up: snap2prod_ollama_up" in watch
+    assert any(line.startswith("  alerts: Snap2ProdOllamaUnreachable, ") for line in watch)
