@@ -25,10 +25,11 @@ import yaml
 from rich.markup import escape
 from rich.table import Table
 
+from app.errors import Snap2ProdError
 from app.gateway import OllamaGateway
-from app.lock import DEFAULT_LOCK, Lock, compare, describe, read_lock
+from app.lock import DEFAULT_LOCK, Lock, compare, describe, read_lock, write_lock
 from app.settings import normalize_host
-from scripts import preflight, rollout, verify
+from scripts import models_cli, preflight, rollout, verify
 from scripts.progress import console
 from scripts.promote_errors import (
     ParityFailed,
@@ -267,6 +268,8 @@ class Options:
     lock: Path = DEFAULT_LOCK
     namespace: str = "snap2prod"
     release: str = "snap2prod"
+    registry: str | None = None
+    insecure: bool = False
 
 
 def promote(opts: Options) -> Report:
@@ -305,6 +308,10 @@ def _promote(opts: Options, report: Report) -> None:
         parity = check_parity(lock, full, opts.host, opts.from_lock)
     console.print(f"  {escape(parity)}", soft_wrap=True)
     report.verify["parity"] = parity
+    if opts.registry:
+        lock, values = mirror(lock, values, opts, t)
+        full = effective(values)
+        report.verify["mirror"] = f"{len(lock.models)} model(s) in {opts.registry}; the cluster pulls from there"
     with step("render: chart with the merged values", t):
         docs = rollout.render(helm, values, opts.release, opts.namespace)
     report.watch = watch(docs, opts.namespace)
@@ -338,6 +345,30 @@ def _promote(opts: Options, report: Report) -> None:
         t["total"] = rollout.elapsed(start)
     finally:
         api.close()
+
+
+def mirror(lock: Lock, values: dict[str, Any], opts: Options, timings: dict[str, float]) -> tuple[Lock, dict[str, Any]]:
+    """Push the locked models into the private registry (not in a dry run) and point the chart at it.
+
+    The lock records the mirror and each model's mirror digest, as `snap2prod models mirror` does, and goes to
+    the cluster with them, so the cluster's provisioning checks the digests the registry really serves.
+    """
+    assert opts.registry is not None
+    if opts.dry_run:
+        console.print(f"  dry run: would mirror {len(lock.models)} model(s) into {escape(opts.registry)}")
+    else:
+        gateway = OllamaGateway(normalize_host(opts.host or os.environ.get("OLLAMA_HOST") or "127.0.0.1:11434"))
+        try:
+            with step(f"mirror: locked models into {opts.registry}", timings):
+                lock = models_cli.mirror_models(gateway, lock, opts.registry, insecure=opts.insecure, show=False)
+        except Snap2ProdError as err:
+            raise ParityFailed(f"mirroring into {opts.registry} failed: {err}") from None
+        finally:
+            gateway.close()
+        write_lock(lock, opts.lock)
+    lock_data = yaml.safe_load(opts.lock.read_text()) if not opts.dry_run else values["models"]["lock"]
+    mirrored = {"models": {"registry": opts.registry.strip("/"), "insecure": opts.insecure, "lock": lock_data}}
+    return lock, rollout.merge(values, mirrored)
 
 
 def _dry_run(
@@ -514,12 +545,16 @@ def promote_command(
     lock: Path = LockOption,
     namespace: str = typer.Option("snap2prod", "--namespace", "-n"),
     release: str = typer.Option("snap2prod", "--release"),
+    registry: str | None = typer.Option(
+        None, "--registry", help="HOST[:PORT]/NAMESPACE: mirror the locked models there first; the cluster pulls them"
+    ),
+    insecure: bool = typer.Option(False, "--insecure", help="the --registry speaks plain HTTP"),
 ) -> None:
     """Promote the stack (chart, app image, Ollama, locked models) to a cluster: preflight, rollout, verify."""
     if to not in TARGETS:
         raise typer.BadParameter(f"must be one of {', '.join(TARGETS)}", param_hint="--to")
     opts = Options(to, kube_context, kubeconfig, values, dry_run, yes, timeout, report, from_lock, host, lock,
-                   namespace, release)  # fmt: skip
+                   namespace, release, registry, insecure)  # fmt: skip
     try:
         done = promote(opts)
     except PromoteError as err:

@@ -9,6 +9,7 @@ itself runs against the real local Ollama in `test_the_verify_step_checks_a_real
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
 import shutil
@@ -24,9 +25,11 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from app.gateway import OllamaGateway
-from app.lock import Lock, pin, write_lock
+from app.lock import Lock, pin, read_lock, write_lock
 from scripts import cli, verify
+from scripts.models_cli import registry_ref
 from scripts.sim import SimCluster
+from tests import models_fixtures
 from tests.fixtures.chart.helm import FIXTURE_LOCK, helm, one, template
 
 TIMEOUT = "60"
@@ -337,3 +340,38 @@ def test_the_report_table_shows_the_watch_section() -> None:
     assert watch[0] == f"  metrics: kubectl --context snap2prod-sim get --raw {metrics}"  # one line: copy and run
     assert "  ollama up: snap2prod_ollama_up" in watch
     assert any(line.startswith("  alerts: Snap2ProdOllamaUnreachable, ") for line in watch)
+
+
+mirror_registry = models_fixtures.mirror_registry
+
+
+def test_registry_mirrors_the_locked_models_first_and_the_cluster_pulls_from_there(
+    sim_cluster: SimCluster,
+    sim_api: Any,
+    real_lock: Path,
+    ollama_host: str,
+    mirror_registry: models_fixtures.Mirror,
+    tmp_path: Path,
+) -> None:
+    """A real push from the real local Ollama into a real distribution registry; the release then points the
+    chart's provisioning at that registry, with the digests the registry serves (kwok runs no pull itself)."""
+    lock_file = tmp_path / "models.lock"
+    shutil.copy(real_lock, lock_file)
+    registry = mirror_registry.redirecting.namespace()
+    with own_namespace(sim_api) as namespace:
+        code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(lock_file), "--host", ollama_host,
+                               "--registry", registry, "--insecure")  # fmt: skip
+        assert code == 0, report.get("error")
+        assert registry in report["verify"]["mirror"]
+        got = helm("get", "values", "snap2prod", "-n", namespace, "-o", "json", kubeconfig=sim_cluster.kubeconfig,
+                   context=sim_cluster.context)  # fmt: skip
+        models = json.loads(got.stdout)["models"]
+    assert models["registry"] == registry and models["insecure"] is True
+    assert models["lock"]["mirror"]["registry"] == registry
+    (locked,) = read_lock(lock_file).models
+    repo, tag = registry_ref(registry, locked.ref).split("/", 1)[1].rsplit(":", 1)
+    manifest = httpx.get(f"http://{mirror_registry.redirecting.address}/v2/{repo}/manifests/{tag}",
+                         headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})  # fmt: skip
+    assert manifest.status_code == 200
+    served = "sha256:" + hashlib.sha256(manifest.content).hexdigest()
+    assert served == (locked.mirror_digest or locked.digest)
