@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -375,3 +376,36 @@ def test_registry_mirrors_the_locked_models_first_and_the_cluster_pulls_from_the
     assert manifest.status_code == 200
     served = "sha256:" + hashlib.sha256(manifest.content).hexdigest()
     assert served == (locked.mirror_digest or locked.digest)
+
+
+def _manifest_by_object(cluster: SimCluster, namespace: str, revision: int) -> dict[str, str]:
+    proc = helm("get", "manifest", "snap2prod", "-n", namespace, "--revision", str(revision),
+                kubeconfig=cluster.kubeconfig, context=cluster.context)  # fmt: skip
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    return {f"{d['kind']}/{d['metadata']['name']}": yaml.safe_dump(d, sort_keys=True) for d in docs}
+
+
+def test_an_upgrade_that_adds_a_model_changes_only_the_lock_and_the_ollama_pod(
+    sim_cluster: SimCluster,
+    sim_api: Any,
+    gateway: OllamaGateway,
+    text_model: str,
+    vision_model: str,
+    real_lock: Path,
+    ollama_host: str,
+    tmp_path: Path,
+) -> None:
+    two = Lock(ollama_version=gateway.version(), models=tuple(pin(gateway, [text_model, vision_model])))
+    bigger_lock = write_lock(two, tmp_path / "two.lock")
+    with own_namespace(sim_api) as namespace:
+        first, _ = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--host", ollama_host)
+        second, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(bigger_lock), "--host", ollama_host)
+        assert (first, second) == (0, 0), report.get("error")
+        assert report["revision"] == 2 and report["changed"]
+        before = _manifest_by_object(sim_cluster, namespace, 1)
+        after = _manifest_by_object(sim_cluster, namespace, 2)
+    assert before.keys() == after.keys()
+    changed = sorted(name for name in before if before[name] != after[name])
+    assert changed == ["ConfigMap/snap2prod-ollama-models", "Deployment/snap2prod-ollama"], changed
+    models = "ConfigMap/snap2prod-ollama-models"
+    assert vision_model in after[models] and vision_model not in before[models]
