@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,32 +36,12 @@ from tests.fixtures.chart.helm import (
     values_args,
     write_values,
 )
+from tests.kube import exists, wait_for
 
 RELEASE = "snap2prod"
 OLLAMA = f"{RELEASE}-ollama"
 APP = f"{RELEASE}-app"
 TIMEOUT = "120s"
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 90.0) -> Any:
-    """Poll until ``check`` returns something truthy; fail naming what never happened."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    pytest.fail(f"{what} did not happen within {timeout_s:g} s")
-
-
-def _exists(read: Callable[..., Any], *args: str) -> bool:
-    try:
-        read(*args)
-    except ApiException as err:
-        if err.status == 404:
-            return False
-        raise
-    return True
 
 
 @contextlib.contextmanager
@@ -75,19 +54,19 @@ def restricted_namespace(api: Any) -> Iterator[str]:
         "pod-security.kubernetes.io/enforce-version": "latest",
     }
     core.create_namespace({"metadata": {"name": name, "labels": labels}})
-    wait_for("the default ServiceAccount", lambda: _exists(core.read_namespaced_service_account, "default", name))
+    wait_for("the default ServiceAccount", lambda: exists(core.read_namespaced_service_account, "default", name))
     try:
         yield name
     finally:
         core.delete_namespace(name)
-        wait_for(f"namespace {name} to go away", lambda: not _exists(core.read_namespace, name), 180)
+        wait_for(f"namespace {name} to go away", lambda: not exists(core.read_namespace, name), 180)
 
 
 @contextlib.contextmanager
 def gpu_operator_runtime_class(api: Any) -> Iterator[None]:
     """RuntimeClass `nvidia`, as NVIDIA's GPU Operator creates it (prod values ask for it)."""
     node = client.NodeV1Api(api)
-    created = not _exists(node.read_runtime_class, "nvidia")
+    created = not exists(node.read_runtime_class, "nvidia")
     if created:
         node.create_runtime_class({"metadata": {"name": "nvidia"}, "handler": "nvidia"})
     try:
@@ -269,7 +248,7 @@ def monitoring_crds(sim_api: Any) -> Iterator[None]:
         for name in names:
             ext.delete_custom_resource_definition(name)
         for name in names:
-            wait_for(f"CRD {name} to go away", lambda name=name: not _exists(ext.read_custom_resource_definition, name))
+            wait_for(f"CRD {name} to go away", lambda name=name: not exists(ext.read_custom_resource_definition, name))
 
 
 def test_the_monitoring_objects_pass_strict_validation_with_the_operators_crds(

@@ -23,7 +23,6 @@ import httpx
 import pytest
 import yaml
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 
 from app.gateway import OllamaGateway
 from app.lock import Lock, pin, read_lock, write_lock
@@ -32,18 +31,9 @@ from scripts.models_cli import registry_ref
 from scripts.sim import SimCluster
 from tests import models_fixtures
 from tests.fixtures.chart.helm import FIXTURE_LOCK, helm, one, template
+from tests.kube import exists
 
 TIMEOUT = "60"
-
-
-def _exists(read: Any, *args: str) -> bool:
-    try:
-        read(*args)
-    except ApiException as err:
-        if err.status == 404:
-            return False
-        raise
-    return True
 
 
 @contextlib.contextmanager
@@ -55,7 +45,7 @@ def own_namespace(api: Any) -> Iterator[str]:
         yield name
     finally:
         core = client.CoreV1Api(api)
-        if _exists(core.read_namespace, name):
+        if exists(core.read_namespace, name):
             core.delete_namespace(name)
             deadline = time.monotonic() + 60
             while core.list_namespaced_pod(name).items and time.monotonic() < deadline:
@@ -156,10 +146,10 @@ def test_dry_run_of_a_new_release_creates_nothing(
     code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--from-lock", "--dry-run")
     assert code == 0, report.get("error")
     assert "+++ new/Deployment/snap2prod-ollama" in report["diff"]
-    assert not _exists(client.CoreV1Api(sim_api).read_namespace, namespace)
+    assert not exists(client.CoreV1Api(sim_api).read_namespace, namespace)
 
 
-def test_more_gpus_than_a_node_has_are_refused_at_preflight_and_no_release_exists(
+def test_more_gpus_than_a_node_has_are_refused_at_preflight_and_no_releaseexists(
     sim_cluster: SimCluster, sim_api: Any, namespace: str, real_lock: Path, tmp_path: Path
 ) -> None:
     code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--from-lock",
@@ -168,7 +158,7 @@ def test_more_gpus_than_a_node_has_are_refused_at_preflight_and_no_release_exist
     assert "3 nvidia.com/gpu on one node each, but the matching nodes have" in report["error"]
     assert "nothing was changed" in report["error"]
     assert helm_history(sim_cluster, namespace) == []
-    assert not _exists(client.CoreV1Api(sim_api).read_namespace, namespace)
+    assert not exists(client.CoreV1Api(sim_api).read_namespace, namespace)
 
 
 def test_a_model_larger_than_the_gpu_memory_is_refused_at_preflight(

@@ -8,14 +8,13 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 from pyhelm3 import Client as HelmClient
 from pyhelm3.models import ReleaseRevisionStatus
 
@@ -23,20 +22,10 @@ from scripts import cli, toolchain
 from scripts.processes import free_port, port_in_use
 from scripts.sim import CONTEXT, START_TIMEOUT_S, Sim, SimCluster, SimError, SimSpec
 from scripts.sim_nodes import GPU_RESOURCE, node_manifests
+from tests.kube import exists, wait_for
 
 CHART = Path(__file__).parents[1] / "fixtures" / "charts" / "sim-echo"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-
-
-def wait_for(what: str, check: Callable[[], Any], timeout_s: float = 60.0) -> Any:
-    """Poll until ``check`` returns something truthy; fail naming what never happened."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    pytest.fail(f"{what} did not happen within {timeout_s:g} s")
 
 
 @pytest.fixture
@@ -49,20 +38,10 @@ def namespace(core: client.CoreV1Api) -> Iterator[str]:
     """A namespace of the test's own; deleted afterwards and waited for, so the next test sees an idle cluster."""
     name = f"t-{uuid.uuid4().hex[:8]}"
     core.create_namespace({"metadata": {"name": name}})
-    wait_for("the default ServiceAccount", lambda: _exists(core.read_namespaced_service_account, "default", name))
+    wait_for("the default ServiceAccount", lambda: exists(core.read_namespaced_service_account, "default", name))
     yield name
     core.delete_namespace(name)
-    wait_for(f"namespace {name} to go away", lambda: not _exists(core.read_namespace, name), 120)
-
-
-def _exists(read: Callable[..., Any], *args: str) -> bool:
-    try:
-        read(*args)
-    except ApiException as err:
-        if err.status == 404:
-            return False
-        raise
-    return True
+    wait_for(f"namespace {name} to go away", lambda: not exists(core.read_namespace, name), 120)
 
 
 def pod(
@@ -368,7 +347,7 @@ def test_helm_installs_upgrades_rolls_back_and_uninstalls_a_chart(
 
         await helm.uninstall_release("echo", namespace=namespace, wait=True, timeout="90s")
         assert list(await helm.list_releases(namespace=namespace)) == []
-        assert not _exists(apps.read_namespaced_deployment, "echo", namespace)
+        assert not exists(apps.read_namespaced_deployment, "echo", namespace)
 
     asyncio.run(lifecycle())
 
