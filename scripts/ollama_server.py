@@ -66,6 +66,7 @@ def start(
         "OLLAMA_HOST": f"127.0.0.1:{port}",
         "OLLAMA_MODELS": str(models_dir()),
         "OLLAMA_NOPRUNE": "1",
+        "OLLAMA_NO_CLOUD": "1",
         **(extra_env or {}),
     }
     proc.start([str(toolchain.binary("ollama")), "serve"], env=env, tie_to_parent=tie_to_parent, host=host)

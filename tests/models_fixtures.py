@@ -51,7 +51,7 @@ def start_ollama(state: Path) -> tuple[ScratchOllama, ManagedProcess]:
     models.mkdir(parents=True, exist_ok=True)
     host = f"http://127.0.0.1:{port}"
     proc = ManagedProcess("ollama", state)
-    env = {"OLLAMA_HOST": f"127.0.0.1:{port}", "OLLAMA_MODELS": str(models), "HOME": str(state)}
+    env = {"OLLAMA_HOST": f"127.0.0.1:{port}", "OLLAMA_MODELS": str(models), "HOME": str(state), "OLLAMA_NO_CLOUD": "1"}
     proc.start([str(toolchain.binary("ollama")), "serve"], env=env, tie_to_parent=True, host=host)
     try:
         proc.wait_http(f"{host}/api/version", START_TIMEOUT_S)

@@ -26,12 +26,12 @@ def _info(name: str, digest: str) -> ModelInfo:
 
 
 def test_the_lock_file_is_plain_yaml_with_the_documented_keys(tmp_path: Path) -> None:
-    lock = Lock(ollama_version="0.24.0", models=(_locked(),))
+    lock = Lock(ollama_version="0.32.15", models=(_locked(),))
     path = write_lock(lock, tmp_path / "models.lock")
     data = yaml.safe_load(path.read_text())
     assert data == {
         "version": 1,
-        "ollama_version": "0.24.0",
+        "ollama_version": "0.32.15",
         "models": [
             {
                 "name": "snap2prod/smollm2",
@@ -45,14 +45,14 @@ def test_the_lock_file_is_plain_yaml_with_the_documented_keys(tmp_path: Path) ->
 
 
 def test_the_lock_file_starts_with_a_comment_saying_what_writes_it(tmp_path: Path) -> None:
-    path = write_lock(Lock(ollama_version="0.24.0"), tmp_path / "models.lock")
+    path = write_lock(Lock(ollama_version="0.32.15"), tmp_path / "models.lock")
     assert path.read_text().startswith("# snap2prod digest lock")
     assert "snap2prod models lock" in path.read_text().split("\nversion:")[0]
 
 
 def test_a_lock_reads_back_as_written(tmp_path: Path) -> None:
     lock = Lock(
-        ollama_version="0.24.0",
+        ollama_version="0.32.15",
         mirror=Mirror(registry="127.0.0.1:5000/snap2prod", insecure=True),
         models=(_locked(mirror_digest=B), _locked(name="llava", tag="7b", digest=C)),
     )
@@ -70,21 +70,21 @@ def test_a_missing_lock_says_how_to_create_one(tmp_path: Path) -> None:
 
 def test_a_malformed_digest_is_reported_with_where_it_is(tmp_path: Path) -> None:
     path = tmp_path / "models.lock"
-    path.write_text("version: 1\nollama_version: 0.24.0\nmodels:\n- {name: x, tag: '1', digest: sha256:abc, size: 1}\n")
+    path.write_text("version: 1\nollama_version: 0.32.15\nmodels:\n- {name: x, tag: '1', digest: sha256:abc, size: 1}\n")
     with pytest.raises(LockError, match=r"models.0.digest: 'sha256:abc' is not a sha256 digest"):
         read_lock(path)
 
 
 def test_a_lock_of_another_format_version_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "models.lock"
-    path.write_text("version: 2\nollama_version: 0.24.0\nmodels: []\n")
+    path.write_text("version: 2\nollama_version: 0.32.15\nmodels: []\n")
     with pytest.raises(LockError, match="version"):
         read_lock(path)
 
 
 def test_a_model_locked_twice_is_rejected() -> None:
     with pytest.raises(ValueError, match="locked twice: snap2prod/smollm2:135m"):
-        Lock(ollama_version="0.24.0", models=(_locked(), _locked(digest=B)))
+        Lock(ollama_version="0.32.15", models=(_locked(), _locked(digest=B)))
 
 
 # --- compare / describe -----------------------------------------------------------------------------------
