@@ -164,7 +164,7 @@ def verify_command(host: Host = None, lock_path: LockPath = DEFAULT_LOCK) -> Non
 
 PULL_HINTS = {
     "no Location header": (
-        "the registry sent the blob itself (HTTP 200), but Ollama 0.24.0 only downloads blobs through a redirect "
+        "the registry sent the blob itself (HTTP 200), but Ollama (0.24 through 0.32.15) only downloads blobs through a redirect "
         "to a blob store on another host name, the way registry.ollama.ai answers (ollama/ollama#7244). Serve "
         "the mirror with redirects: CNCF distribution with `middleware: storage: - name: redirect` (or an S3/"
         "CloudFront backend); see README.md, 'Models: catalog and lock'."
@@ -178,7 +178,7 @@ PULL_HINTS = {
 }
 PUSH_HINTS = {
     "no Host in request URL": (
-        "the registry answered the upload with a relative Location header, which Ollama 0.24.0 cannot follow "
+        "the registry answered the upload with a relative Location header, which Ollama (0.24 through 0.32.15) cannot follow "
         "(it needs an absolute URL, as CNCF distribution sends). `crane registry serve` is one such registry; "
         "mirror into a CNCF distribution registry instead."
     ),

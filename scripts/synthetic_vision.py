@@ -131,10 +131,9 @@ def create_model(gateway: OllamaGateway, name: str = SYNTHETIC_VISION_MODEL) -> 
 def ensure_model(gateway: OllamaGateway, name: str = SYNTHETIC_VISION_MODEL) -> str:
     """Create the synthetic vision model unless the server has it already; return its name.
 
-    Ollama 0.24 reads the two ``files`` of a create request from a Go map, so which GGUF comes first is random:
-    some creations (1 of 6 in a trial) report the projector's details (family "clip", 476K, quantization "unknown")
-    instead of SmolLM2's, and the manifest digest differs with it. Capabilities and the image path do not
-    depend on it (the runner takes the model and the projector by layer type).
+    Ollama 0.32 reads the two ``files`` of a create request in name order (0.24 took them from a Go map in random
+    order, and 1 in 6 creations reported the projector's details). ``SmolLM2-…`` sorts before ``snap2prod-…``, so
+    the model's details and its manifest digest are now the same on every creation.
     """
     if name in {m.name for m in gateway.list_models()} and gateway.show(name).can_see:
         return name
