@@ -235,8 +235,11 @@ def cpu_baseline(machine: str | None = None) -> CpuBaseline:
     return CPU_BASELINES[machine]
 
 
-def native_cpu_flags(cpuinfo: str) -> CpuBaseline:
-    """What this machine's x86 CPU offers (AMX still off): the yardstick `make bench` holds the baseline to."""
+def native_cpu_flags(cpuinfo: str, machine: str = "x86_64") -> CpuBaseline:
+    """What this machine's x86 CPU offers (AMX still off): the yardstick `make bench` holds the baseline to.
+    Elsewhere the baseline is all we know how to build."""
+    if machine != "x86_64":
+        return cpu_baseline(machine)
     match = re.search(r"^flags\s*:\s*(.*)$", cpuinfo, flags=re.M)
     flags = set(match.group(1).split()) if match else set()
     wanted = {
@@ -293,6 +296,7 @@ def llama_server_steps(source: Path, llama_cpp: Path, build: Path, prefix: Path,
         "-DFETCHCONTENT_FULLY_DISCONNECTED=ON",
         "-DGGML_NATIVE=OFF",
         "-DGGML_CPU_ALL_VARIANTS=OFF",
+        "-DGGML_CCACHE=OFF",
         *cpu.ggml,
     ]
     return [
@@ -313,7 +317,12 @@ def ollama_server_step(home: Path) -> Step:
 
 def ollama_variant(cpu: CpuBaseline) -> str:
     """Part of the cache folder's name: a cache built with other flags or sources is never reused."""
-    key = "\n".join([OLLAMA_VERSION, LLAMA_CPP_SDIST_SHA256, *cpu.ggml, repr(sorted(_hermetic_c_env().items()))])
+    here = Path("/")
+    steps = [ollama_server_step(here), *llama_server_steps(here, here, here, here, cpu)]
+    where = {"GOMODCACHE", "GOCACHE", "GOBIN", "CMAKE_BUILD_PARALLEL_LEVEL"}  # where and how fast, not what
+    key = repr(
+        [LLAMA_CPP_SDIST_SHA256, *[(s.cmd, sorted(kv for kv in s.env.items() if kv[0] not in where)) for s in steps]]
+    )
     return f"{cpu.name}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
@@ -361,6 +370,20 @@ def _install_ollama(home: Path, log: Path) -> None:
     step = ollama_server_step(home)
     _run(step.cmd, log, env=step.env)
     build_llama_server(home, log, cpu_baseline())
+
+
+def native_ollama() -> Tool:
+    """The same Ollama with `llama-server` built for this machine's CPU (AMX still off), for `make bench` only:
+    the yardstick that says what the portable baseline costs."""
+    cpuinfo = Path("/proc/cpuinfo")
+    cpu = native_cpu_flags(cpuinfo.read_text() if cpuinfo.exists() else "", os.uname().machine)
+
+    def install(home: Path, log: Path) -> None:
+        (home / "bin").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ensure("ollama") / "bin" / "ollama", home / "bin" / "ollama")
+        build_llama_server(home, log, cpu)
+
+    return Tool("ollama-native", OLLAMA_VERSION, 12, install, _probe_ollama, ollama_variant(cpu))
 
 
 def _probe_ollama(home: Path) -> str:
@@ -541,16 +564,16 @@ def expected_version(tool: Tool) -> str:
     return tool.version if tool.version != "debian12" else ""
 
 
-def ensure(name: str) -> Path:
+def ensure(name: str | Tool) -> Path:
     """Install one tool if its cache entry is not complete; return its directory.
 
     A lock file serializes concurrent installers (two terminals, or tests beside `make toolchain`).
     """
-    tool = TOOLS[name]
+    tool = TOOLS[name] if isinstance(name, str) else name
     if tool.installed():
         return tool.home
     tool.home.mkdir(parents=True, exist_ok=True)
-    with (tool.home.parent / f".{tool.name}-{tool.version}.lock").open("w") as lock:
+    with (tool.home.parent / f".{tool.home.name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if tool.installed():
             return tool.home
