@@ -181,8 +181,21 @@ class ChatStream:
         return "".join(self)
 
 
+def base_url(address: str) -> str:
+    """``normalize_host`` that keeps a path: Ollama behind a proxy (the Kubernetes API server's service proxy,
+    ``https://API/api/v1/namespaces/NS/services/NAME:http/proxy``) answers under that path."""
+    start = address.find("://") + 3 if "://" in address else 0
+    slash = address.find("/", start)
+    path = address[slash:].rstrip("/") if slash >= 0 else ""
+    return normalize_host(address[:slash] if slash >= 0 else address) + path
+
+
 class OllamaGateway:
-    """One Ollama server. Connect timeout short (a dead host fails fast); read timeout long (model loads)."""
+    """One Ollama server. Connect timeout short (a dead host fails fast); read timeout long (model loads).
+
+    ``host`` may carry a path, and ``headers``, ``cert`` and ``verify`` go to the HTTP client: that is how the
+    CLI reaches a cluster's Ollama through the API server's proxy with the kubeconfig's credentials.
+    """
 
     def __init__(
         self,
@@ -191,14 +204,18 @@ class OllamaGateway:
         connect_timeout_s: float = 3.0,
         first_token_timeout_s: float = 120.0,
         observer: ChatObserver | None = None,
+        headers: Mapping[str, str] | None = None,
+        cert: str | tuple[str, str] | None = None,
+        verify: bool | str = True,
     ) -> None:
-        self.host = normalize_host(host)
+        self.host = base_url(host)
         self.observer = observer
         self.connect_timeout_s = connect_timeout_s
         self.first_token_timeout_s = first_token_timeout_s
         timeout = httpx.Timeout(first_token_timeout_s, connect=connect_timeout_s)
-        self._client = ollama.Client(host=self.host, timeout=timeout)
-        self._http = httpx.Client(base_url=self.host, timeout=timeout)
+        tls: dict[str, Any] = {"verify": verify, **({"cert": cert} if cert else {})}
+        self._client = ollama.Client(host=self.host, timeout=timeout, headers=headers, **tls)
+        self._http = httpx.Client(base_url=self.host, timeout=timeout, headers=headers, **tls)
         self._capabilities: dict[str, tuple[str, ...]] = {}
 
     def close(self) -> None:

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from app.gateway import OllamaGateway
-from scripts import bootstrap, ollama_server
+from scripts.demo import offline_models as bootstrap
+from scripts.demo import ollama_server
 from scripts.processes import free_port
 
 

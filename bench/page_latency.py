@@ -17,8 +17,8 @@ from app.imaging import prepare
 from bench.live_ollama import live_ollama
 from bench.report import BenchResult
 from scripts import demo, toolchain
+from scripts.demo.offline_models import ensure_vision_model as ensure_model
 from scripts.processes import ManagedProcess, free_port
-from scripts.synthetic_vision import ensure_model
 
 RUNS = 9
 CHROMIUM_ARGS = [

@@ -15,7 +15,7 @@ from app.lock import Lock, pin, read_lock, write_lock
 from bench.live_ollama import live_ollama
 from bench.report import BenchResult
 from scripts import promote, toolchain
-from scripts.rollout import CHART
+from scripts.paths import CHART
 from scripts.sim import Sim, SimSpec
 
 RUNS = 3

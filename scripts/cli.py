@@ -1,50 +1,33 @@
-"""The `snap2prod` command: one verb per thing the README tells a person to do."""
+"""The `snap2prod` command: one verb per thing the README tells a person to do.
+
+Each command package (scripts/demo, models, sim, promote, ...) has a ``register(cli)`` that adds its verbs; a new
+package adds itself to ``COMMANDS``. Every error meant for a person is an ``app.errors.Snap2ProdError`` (the
+commands' own derive from scripts.errors.CliError), so ``main`` catches one base.
+"""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import typer
 from rich.markup import escape
 
 from app.errors import Snap2ProdError
-from scripts import demo, models_cli, promote, sim, toolchain
-from scripts.progress import console
+from scripts import demo, models, promote, sim, toolchain
+from scripts.console import console
 
-cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-cli.add_typer(sim.app, name="sim")
-cli.add_typer(models_cli.app, name="models")
-cli.command("promote")(promote.promote_command)
+COMMANDS: tuple[Callable[[typer.Typer], None], ...] = (
+    sim.register,
+    models.register,
+    promote.register,
+    demo.register,
+)
+"""The command groups, in the order `snap2prod --help` lists them."""
 
-
-@cli.command("demo")
-def demo_command() -> None:
-    """Run the demo: Ollama, a model, and the page on http://localhost:8501 until Ctrl-C."""
-    raise typer.Exit(demo.run())
-
-
-@cli.command("up")
-def up_command() -> None:
-    """Start the laptop stack in the background (Ollama + the page); `status` shows it, `down` stops it."""
-    raise typer.Exit(demo.run(foreground=False))
-
-
-@cli.command("status")
-def status_command() -> None:
-    """Show what runs: processes, ports, health."""
-    rows = demo.status()
-    if not rows:
-        console.print("nothing is running (start it with `snap2prod up` or `make demo`)")
-    for row in rows:
-        console.print(f"{row.name:<10} pid {row.pid:<7} {row.url:<28} {'healthy' if row.healthy else 'NOT healthy'}")
-        console.print(f"{'':<10} log {row.log}")
-
-
-@cli.command("down")
-def down_command() -> None:
-    """Stop everything `demo` or `up` started."""
-    stopped = demo.down()
-    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__.splitlines()[0] if __doc__ else None)
+for register in COMMANDS:
+    register(cli)
 
 
 @cli.command("toolchain")
@@ -62,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         code = cli(args=argv, standalone_mode=False)  # a command's `raise typer.Exit(n)` comes back as n
     except typer.Exit as done:
         return int(done.exit_code or 0)
-    except (Snap2ProdError, toolchain.ToolchainError) as err:
+    except Snap2ProdError as err:
         console.print(f"[bold red]error:[/bold red] {escape(str(err))}", soft_wrap=True)
         return 1
     except KeyboardInterrupt:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import httpx
 
-from app.errors import Snap2ProdError
+from scripts.errors import CliError
 from scripts.toolchain import cache_dir
 
 
-class ProcessError(Snap2ProdError):
+class ProcessError(CliError):
     """A host process could not be started, or did not become healthy."""
 
 

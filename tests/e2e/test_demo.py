@@ -14,7 +14,8 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from app.gateway import OllamaGateway
-from scripts import bootstrap, toolchain
+from scripts import toolchain
+from scripts.demo import offline_models as bootstrap
 from scripts.processes import free_port, port_in_use
 
 SNAP2PROD = [sys.executable, "-m", "scripts.cli"]

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect
 
-from scripts import demo, ollama_server, toolchain
+from scripts import demo, toolchain
+from scripts.demo import ollama_server
 from scripts.processes import ManagedProcess, free_port
 from tests.conftest import jpeg_bytes
 from tests.e2e.conftest import CHROMIUM_ARGS

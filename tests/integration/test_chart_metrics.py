@@ -1,9 +1,9 @@
 """The chart's metrics wiring: the app Service's metrics port, scrape annotations, the optional ServiceMonitor,
 PrometheusRule and Grafana dashboard ConfigMap, and the NetworkPolicy for Prometheus.
 
-The dashboard and the alert rules the chart ships (stacks/chart/files/) must be the ones
-tests/integration/test_metrics.py checks against a real Prometheus (stacks/observability/): Helm's `.Files` cannot
-reach outside the chart, so the chart holds copies and these tests keep them identical. The API server's strict
+The dashboard and the alert rules the chart ships (stacks/chart/files/) are the ones
+tests/integration/test_metrics.py checks against a real Prometheus: the chart's files are the only copies (Helm's
+`.Files` cannot reach outside the chart, so everything else reads them there). The API server's strict
 validation of these objects with the Prometheus Operator's CRDs is in test_chart_sim.py.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.fixtures.chart.helm import CHART, STACKS, find, lock_values, one, render_error, template
+from scripts.paths import ALERTS, DASHBOARD
+from tests.fixtures.chart.helm import CHART, ROOT, find, lock_values, one, render_error, template
 
-OBSERVABILITY = STACKS / "observability"
 ALL_ON = (
     "metrics.serviceMonitor.enabled=true",
     "metrics.prometheusRule.enabled=true",
@@ -47,8 +47,11 @@ def app_pod_annotations(docs: list[dict[str, Any]]) -> dict[str, str]:
 
 @pytest.mark.parametrize("name", ["dashboard.json", "alerts.yaml"])
 def test_the_chart_ships_the_same_dashboard_and_alerts_that_test_metrics_checks(name: str) -> None:
-    assert (CHART / "files" / name).read_bytes() == (OBSERVABILITY / name).read_bytes(), (
-        f"stacks/chart/files/{name} differs from stacks/observability/{name}: copy the changed one over the other"
+    assert (CHART / "files" / name) in (ALERTS, DASHBOARD)  # the very files test_metrics.py loads
+    tops = [d for d in ROOT.iterdir() if d.is_dir() and not d.name.startswith(".")]
+    copies = [p for top in tops for p in top.rglob(name)]
+    assert copies == [CHART / "files" / name], (
+        f"{name} exists outside stacks/chart/files/: read the chart's copy instead of keeping another"
     )
 
 
@@ -104,7 +107,7 @@ def test_the_service_monitor_and_rule_carry_the_labels_prometheus_selects(lock_f
 def test_the_prometheus_rule_holds_the_tested_alert_rules(all_on: list[dict[str, Any]]) -> None:
     rule = one(all_on, "PrometheusRule")
     assert rule["apiVersion"] == "monitoring.coreos.com/v1"
-    assert rule["spec"] == yaml.safe_load((OBSERVABILITY / "alerts.yaml").read_text())["spec"]
+    assert rule["spec"] == yaml.safe_load(ALERTS.read_text())["spec"]
     alerts = [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]]
     assert alerts == ["Snap2ProdOllamaUnreachable", "Snap2ProdHighErrorRate", "Snap2ProdSlowAnswers"]
 
@@ -115,7 +118,7 @@ def test_the_dashboard_configmap_holds_the_tested_dashboard_for_grafanas_sidecar
     (configmap,) = dashboards(all_on)
     assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
     (content,) = configmap["data"].values()
-    assert json.loads(content) == json.loads((OBSERVABILITY / "dashboard.json").read_text())
+    assert json.loads(content) == json.loads(DASHBOARD.read_text())
 
 
 def test_the_network_policy_admits_scrapes_from_the_configured_namespace(lock_file: Path) -> None:

@@ -22,7 +22,7 @@ from app.errors import (
     StreamBroken,
 )
 from app.gateway import ChatMessage, OllamaGateway
-from scripts import ollama_server
+from scripts.demo import ollama_server
 from scripts.processes import free_port
 from tests.fault_ollama import fault_ollama
 

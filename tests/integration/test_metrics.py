@@ -2,7 +2,7 @@
 
 One module-wide round of traffic (ok answers, an abandoned stream, errors from the real server and from
 fault_ollama, dropped live frames) is driven through gateways that carry one ``Telemetry``; Prometheus scrapes
-its /metrics every second, loads stacks/observability/alerts.yaml as a rule file, and every test asks it
+its /metrics every second, loads stacks/chart/files/alerts.yaml as a rule file, and every test asks it
 through its HTTP API. A second ``Telemetry`` whose Ollama address answers nothing is scraped beside it.
 """
 
@@ -36,8 +36,8 @@ from tests.conftest import jpeg_bytes
 from tests.fault_ollama import fault_ollama
 
 ROOT = Path(__file__).resolve().parents[2]
-DASHBOARD = ROOT / "stacks" / "observability" / "dashboard.json"
-ALERTS = ROOT / "stacks" / "observability" / "alerts.yaml"
+DASHBOARD = ROOT / "stacks" / "chart" / "files" / "dashboard.json"
+ALERTS = ROOT / "stacks" / "chart" / "files" / "alerts.yaml"
 SHORT = {"seed": 7, "temperature": 0, "num_predict": 8}
 HELLO = [ChatMessage("user", "Say hi.")]
 GRAFANA_VARIABLES = {"$__rate_interval": "10m", "$model": ".*"}

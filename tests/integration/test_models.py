@@ -16,8 +16,9 @@ import pytest
 from app.catalog import load_catalog
 from app.gateway import OllamaGateway
 from app.lock import normalize_digest, read_lock
-from scripts import bootstrap, cli, progress, synthetic_vision, toolchain
-from scripts.models_cli import EXIT_DRIFT
+from scripts import cli, console, toolchain
+from scripts.demo import offline_models
+from scripts.models.command import EXIT_DRIFT
 from scripts.processes import free_port
 from tests.models_fixtures import ScratchOllama, start_ollama
 
@@ -32,14 +33,14 @@ def import_side(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchOll
 
 @pytest.fixture(scope="module")
 def projector(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real projector GGUF (random weights, see scripts/synthetic_vision.py) that fits SmolLM2."""
-    return synthetic_vision.write_projector(tmp_path_factory.mktemp("projector") / "mmproj.gguf")
+    """A real projector GGUF (random weights, see scripts/demo/offline_models.py) that fits SmolLM2."""
+    return offline_models.write_projector(tmp_path_factory.mktemp("projector") / "mmproj.gguf")
 
 
 @pytest.fixture
 def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tables are not cut to the 80 columns of a captured stream."""
-    monkeypatch.setattr(progress.console, "_width", 240)
+    monkeypatch.setattr(console.console, "_width", 240)
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -136,7 +137,7 @@ def test_verify_shows_a_model_that_changed_since_it_was_locked_and_exits_3(
     import_side: ScratchOllama, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     name = "snap2prod-test/drift:1"
-    gguf = bootstrap.smollm2_gguf()
+    gguf = offline_models.smollm2_gguf()
     modelfile = tmp_path / "drift.Modelfile"
     modelfile.write_text(f"FROM {gguf}\nPARAMETER temperature 0.2\n")
     host = ["--host", import_side.host]
@@ -204,7 +205,7 @@ def test_a_created_models_digest_depends_on_the_models_folder_it_was_created_in(
 def test_importing_a_gguf_with_a_projector_gives_a_model_that_can_see(
     import_side: ScratchOllama, projector: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    files = ["--model-file", str(bootstrap.smollm2_gguf()), "--projector", str(projector)]
+    files = ["--model-file", str(offline_models.smollm2_gguf()), "--projector", str(projector)]
     code, out = run(["models", "import", "snap2prod-test/eye:1", *files, "--host", import_side.host], capsys)
     assert code == 0, out
     assert "vision" in import_side.gateway.show("snap2prod-test/eye:1").capabilities
@@ -213,7 +214,7 @@ def test_importing_a_gguf_with_a_projector_gives_a_model_that_can_see(
 def test_importing_a_gguf_alone_gives_a_text_model(
     import_side: ScratchOllama, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["models", "import", "snap2prod-test/text:1", "--model-file", str(bootstrap.smollm2_gguf())]
+    args = ["models", "import", "snap2prod-test/text:1", "--model-file", str(offline_models.smollm2_gguf())]
     code, out = run([*args, "--host", import_side.host], capsys)
     assert code == 0, out
     assert import_side.gateway.show("snap2prod-test/text:1").capabilities == ("completion",)
@@ -227,7 +228,7 @@ def test_importing_a_catalog_vision_model_without_projector_warns_that_it_cannot
         "models:\n  - name: snap2prod-test/blind:1\n    role: vision\n    capabilities: [completion, vision]\n"
         "    image_size: 56\n    size_gb: 0.1\n"
     )
-    args = ["models", "import", "snap2prod-test/blind:1", "--model-file", str(bootstrap.smollm2_gguf())]
+    args = ["models", "import", "snap2prod-test/blind:1", "--model-file", str(offline_models.smollm2_gguf())]
     code, out = run([*args, "--catalog", str(catalog), "--host", import_side.host], capsys)
     assert code == 0, out
     assert "snap2prod-test/blind:1 does not report vision (the catalog expects it)" in out
@@ -259,7 +260,7 @@ def test_importing_an_unknown_name_without_files_says_what_to_pass(
 def test_list_shows_each_model_with_its_capability_badges(
     import_side: ScratchOllama, projector: Path, wide_console: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    files = ["--model-file", str(bootstrap.smollm2_gguf()), "--projector", str(projector)]
+    files = ["--model-file", str(offline_models.smollm2_gguf()), "--projector", str(projector)]
     assert cli.main(["models", "import", "snap2prod-test/seeing:1", *files, "--host", import_side.host]) == 0
     capsys.readouterr()
     code, out = run(["models", "list", "--host", import_side.host], capsys)

@@ -26,8 +26,9 @@ from kubernetes import client
 
 from app.gateway import OllamaGateway
 from app.lock import Lock, pin, read_lock, write_lock
-from scripts import cli, verify
-from scripts.models_cli import registry_ref
+from scripts import cli
+from scripts.models.library import registry_ref
+from scripts.promote import verify
 from scripts.sim import SimCluster
 from tests import models_fixtures
 from tests.fixtures.chart.helm import FIXTURE_LOCK, helm, one, template
@@ -233,17 +234,17 @@ def test_a_rollout_that_never_becomes_ready_is_rolled_back_and_the_previous_revi
 
 
 def test_the_verify_step_checks_a_real_ollama_against_the_lock(ollama_host: str, real_lock: Path) -> None:
-    """The cluster's models are read by `scripts.verify` through the API server's service proxy. Simulated nodes
-    run no containers, so this drives the same `verify_models` against the real local Ollama of the test run."""
+    """The cluster's models are read by `scripts.promote.verify` through the API server's service proxy. Simulated
+    nodes run no containers, so this drives the same `verify_models` against the real local Ollama of the test run."""
     from app.lock import read_lock
 
     lock = read_lock(real_lock)
-    with httpx.Client(timeout=30) as http:
-        assert verify.verify_models(http, ollama_host, lock).clean
+    with contextlib.closing(OllamaGateway(ollama_host, connect_timeout_s=30, first_token_timeout_s=30)) as gateway:
+        assert verify.verify_models(gateway, lock).clean
         relocked = lock.model_copy(
             update={"models": (lock.models[0].model_copy(update={"digest": "sha256:" + "2" * 64}),)}
         )
-        drift = verify.verify_models(http, ollama_host, relocked)
+        drift = verify.verify_models(gateway, relocked)
     assert not drift.clean
     assert drift.differs[0].found == lock.models[0].digest
 
@@ -256,7 +257,7 @@ def test_kind_without_kind_or_a_container_engine_says_what_is_missing(real_lock:
 
 
 def test_values_merge_like_helm_f_lists_are_replaced_not_concatenated() -> None:
-    from scripts.rollout import merge
+    from scripts.promote.values import merge
 
     base = {"gpu": {"enabled": True, "tolerations": [{"key": "a"}]}, "app": {"replicas": 2}}
     merged = merge(base, {"gpu": {"tolerations": [{"key": "b"}]}, "app": {"replicas": 3}})
@@ -270,7 +271,8 @@ def test_preflight_for_prod_refuses_placeholder_digests_and_a_missing_ingress_cl
     """The prod values checked against the sim's API server: it has no ingress controller, and the committed image
     digests are the all-zero placeholders."""
     from app.lock import read_lock
-    from scripts import preflight, promote, rollout
+    from scripts import promote
+    from scripts.promote import preflight, rollout
 
     lock = read_lock(real_lock)
     values = promote.merged_values("prod", [], lock, real_lock)
@@ -319,7 +321,7 @@ def test_the_watch_queries_are_the_alerts_expressions_and_name_the_installed_mon
 
 def test_the_report_table_shows_the_watch_section() -> None:
     from scripts import promote as promote_module
-    from scripts.progress import console
+    from scripts.console import console
 
     report = promote_module.Report("sim", "snap2prod-sim", "shop", "snap2prod", outcome="promoted")
     report.watch = promote_module.watch(template("prod"), "shop")

@@ -20,7 +20,7 @@ import pytest
 from app.gateway import ChatMessage, OllamaGateway, Progress
 from app.lock import Lock, Mirror, normalize_digest, read_lock, write_lock
 from scripts import cli, toolchain
-from scripts.models_cli import pull_model, registry_ref
+from scripts.models.library import pull_model, registry_ref
 from tests import models_fixtures
 from tests.models_fixtures import FaultMirror, Registry, ScratchOllama, requests_logged, start_ollama
 from tests.models_fixtures import Mirror as MirrorRegistries

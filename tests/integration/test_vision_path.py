@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from app.gateway import ChatMessage, ChatStats, OllamaGateway
-from scripts import synthetic_vision
+from scripts.demo import offline_models
 
 OPTIONS = {"seed": 0, "temperature": 0, "num_predict": 4}
 QUESTION = "What is in the picture?"
@@ -21,7 +21,7 @@ QUESTION = "What is in the picture?"
 
 @pytest.fixture(scope="module")
 def vision_model(gateway: OllamaGateway) -> str:
-    return synthetic_vision.ensure_model(gateway)
+    return offline_models.ensure_vision_model(gateway)
 
 
 @pytest.fixture(scope="module")
@@ -57,5 +57,5 @@ def test_the_image_adds_prompt_tokens(gateway: OllamaGateway, vision_model: str,
     without = _chat(gateway, vision_model, ()).prompt_eval_count
     with_image = _chat(gateway, vision_model, (jpeg,)).prompt_eval_count
     assert with_image > without, (
-        f"{with_image=} {without=}; the projector should add {synthetic_vision.IMAGE_TOKENS} image embeddings"
+        f"{with_image=} {without=}; the projector should add {offline_models.IMAGE_TOKENS} image embeddings"
     )

@@ -65,7 +65,7 @@ def test_every_entry_of_the_shipped_catalog_has_a_comment_saying_where_its_figur
 
 
 def test_the_demo_models_are_in_the_catalog_under_the_names_bootstrap_pulls() -> None:
-    from scripts import bootstrap
+    from scripts.demo import offline_models as bootstrap
 
     catalog = load_catalog()
     for name in (*bootstrap.ONLINE_MODELS, bootstrap.OFFLINE_MODEL):

@@ -10,7 +10,7 @@ import yaml
 from app.errors import LockError, RegistryError
 from app.gateway import ModelInfo
 from app.lock import Lock, LockedModel, Mirror, compare, describe, manifest_digest, read_lock, write_lock
-from scripts.models_cli import mirror_digest_for, registry_ref
+from scripts.models.library import mirror_digest_for, registry_ref
 
 A = "a" * 64
 B = "b" * 64
@@ -70,7 +70,9 @@ def test_a_missing_lock_says_how_to_create_one(tmp_path: Path) -> None:
 
 def test_a_malformed_digest_is_reported_with_where_it_is(tmp_path: Path) -> None:
     path = tmp_path / "models.lock"
-    path.write_text("version: 1\nollama_version: 0.32.15\nmodels:\n- {name: x, tag: '1', digest: sha256:abc, size: 1}\n")
+    path.write_text(
+        "version: 1\nollama_version: 0.32.15\nmodels:\n- {name: x, tag: '1', digest: sha256:abc, size: 1}\n"
+    )
     with pytest.raises(LockError, match=r"models.0.digest: 'sha256:abc' is not a sha256 digest"):
         read_lock(path)
 

@@ -1,4 +1,5 @@
-"""`make demo`: Ollama (reused or started), models ensured, then Streamlit on :8501 until Ctrl-C."""
+"""The laptop stack behind `make demo`, `up`, `status` and `down`: Ollama (reused or started), models ensured,
+then Streamlit on :8501 until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import httpx
 
 from app.gateway import OllamaGateway
 from app.settings import Settings
-from scripts import bootstrap, ollama_server, progress, synthetic_vision
+from scripts.console import console, show
+from scripts.demo import offline_models, ollama_server
 from scripts.processes import ManagedProcess, ProcessError, port_in_use, state_dir, stop_all
 
 STREAMLIT = "streamlit"
@@ -22,6 +24,7 @@ DEFAULT_PORT = 8501
 
 
 def app_port() -> int:
+    """The page's port: SNAP2PROD_PORT, else 8501."""
     return int(os.environ.get("SNAP2PROD_PORT", DEFAULT_PORT))
 
 
@@ -63,16 +66,16 @@ def metrics_url() -> str:
 
 
 def ensure_models(gateway: OllamaGateway) -> None:
-    online = bootstrap.registry_reachable()
-    plan = bootstrap.plan(gateway, online=online)
+    """The real models when the registry answers, else the offline pair (see scripts.demo.offline_models)."""
+    plan = offline_models.plan(gateway, online=offline_models.registry_reachable())
     for name in plan.pulls:
-        progress.show(gateway.pull(name), f"pull {name}")
+        show(gateway.pull(name), f"pull {name}")
     if plan.create_offline:
-        progress.show(bootstrap.create_offline_model(gateway), f"create {bootstrap.OFFLINE_MODEL}")
+        show(offline_models.create_offline_model(gateway), f"create {offline_models.OFFLINE_MODEL}")
     if plan.create_synthetic_vision:
-        progress.show(synthetic_vision.create_model(gateway), f"create {synthetic_vision.SYNTHETIC_VISION_MODEL}")
+        show(offline_models.create_vision_model(gateway), f"create {offline_models.SYNTHETIC_VISION_MODEL}")
     if plan.notice:
-        progress.console.print(f"[yellow]{plan.notice}[/yellow]")
+        console.print(f"[yellow]{plan.notice}[/yellow]")
 
 
 def run(*, foreground: bool = True) -> int:
@@ -84,7 +87,6 @@ def run(*, foreground: bool = True) -> int:
             f"port {port} is busy (another Streamlit or a previous demo?). Stop it with `make down`, "
             "or choose another port: SNAP2PROD_PORT=8502 make demo"
         )
-    console = progress.console
     console.print("[bold]snap2prod demo[/bold]: starting Ollama…")
     handle = ollama_server.find_or_start(state)
     gateway = OllamaGateway(handle.host)
@@ -121,6 +123,8 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 @dataclass(frozen=True)
 class Running:
+    """One process `status` shows."""
+
     name: str
     pid: int
     url: str

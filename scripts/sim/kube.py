@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from scripts.sim_nodes import DEFAULT_STORAGE_CLASS, SIM_LABEL, SPEC_ANNOTATION, SimError, SimSpec, node_manifests
+from scripts.kube import KubeClient
+from scripts.sim.nodes import DEFAULT_STORAGE_CLASS, SIM_LABEL, SPEC_ANNOTATION, SimError, SimSpec, node_manifests
 
 
 def wait_until(
@@ -28,14 +29,14 @@ def wait_until(
     raise SimError(f"{what} did not become ready within {timeout_s:g} s; component logs: {logs}")
 
 
-def api_ready(api: Any) -> bool:
+def api_ready(api: KubeClient) -> bool:
     from kubernetes import client
 
     client.VersionApi(api).get_code(_request_timeout=2)
     return True
 
 
-def leaders_fresh(api: Any) -> bool:
+def leaders_fresh(api: KubeClient) -> bool:
     """Both controllers hold a fresh leader lease: they run and talk to the API server."""
     from kubernetes import client
 
@@ -49,7 +50,7 @@ def leaders_fresh(api: Any) -> bool:
     return {"kube-scheduler", "kube-controller-manager"} <= fresh
 
 
-def forget_leases(api: Any, restarted: set[str]) -> None:
+def forget_leases(api: KubeClient, restarted: set[str]) -> None:
     """Delete the leases that still name a component's dead predecessor.
 
     A restarted scheduler or controller-manager would wait out its old leader lease (15 s), and a restarted kwok
@@ -72,14 +73,14 @@ def forget_leases(api: Any, restarted: set[str]) -> None:
                 raise
 
 
-def default_service_account(api: Any) -> bool:
+def default_service_account(api: KubeClient) -> bool:
     from kubernetes import client
 
     client.CoreV1Api(api).read_namespaced_service_account("default", "default", _request_timeout=2)
     return True
 
 
-def apply_storage_class(api: Any) -> None:
+def apply_storage_class(api: KubeClient) -> None:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
@@ -97,7 +98,7 @@ def apply_storage_class(api: Any) -> None:
             raise
 
 
-def reconcile_nodes(api: Any, spec: SimSpec) -> list[str]:
+def reconcile_nodes(api: KubeClient, spec: SimSpec) -> list[str]:
     """Create missing nodes, recreate those built from other flags, delete extra ones; same flags: no change."""
     from kubernetes import client
 
@@ -136,7 +137,7 @@ def _annotations(obj: Any) -> dict[str, str]:
     return dict(obj.metadata.annotations or {}) if obj.metadata else {}
 
 
-def nodes_ready(api: Any, names: list[str]) -> bool:
+def nodes_ready(api: KubeClient, names: list[str]) -> bool:
     from kubernetes import client
 
     nodes = client.CoreV1Api(api).list_node(label_selector=f"{SIM_LABEL}=true", _request_timeout=2).items

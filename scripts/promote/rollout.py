@@ -1,7 +1,7 @@
 """The rollout: one merged values dict through Helm (pyhelm3), with progress, rollback, dry run and helm test.
 
-pyhelm3 merges several value dicts by concatenating lists, unlike `helm -f`; we merge ourselves (`merge`) and
-hand it one dict.
+pyhelm3 merges several value dicts by concatenating lists, unlike `helm -f`; we merge ourselves
+(scripts.promote.values.merge) and hand it one dict.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import subprocess
-import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,27 +22,12 @@ from typing import Any
 import yaml
 
 from scripts import toolchain
-from scripts.preflight import HOOK, INSTANCE
-from scripts.promote_errors import PromoteError
+from scripts.kube import KubeClient
+from scripts.paths import CHART
+from scripts.promote.errors import PromoteError
+from scripts.promote.preflight import HOOK, INSTANCE
 
-ROOT = Path(__file__).resolve().parents[1]
-CHART = ROOT / "stacks" / "chart"
 FINGERPRINT_PREFIX = "snap2prod promote chart="
-
-
-def merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
-    """Deep-merge values the way `helm -f a -f b` does: maps merge key by key, anything else (lists too) is
-    replaced by the later layer."""
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        for key, value in layer.items():
-            if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-                merged[key] = merge(merged[key], value)
-            elif isinstance(value, Mapping):
-                merged[key] = merge(value)
-            else:
-                merged[key] = value
-    return merged
 
 
 def chart_fingerprint(chart: Path = CHART) -> str:
@@ -78,8 +62,8 @@ class Helm:
 
 def render(helm: Helm, values: Mapping[str, Any], release: str, namespace: str) -> list[dict[str, Any]]:
     """The chart's objects (hooks included) as Helm renders them with ``values``; the schema is checked here."""
-    proc = helm.run("template", release, str(CHART), "--namespace", namespace, "--values", "-",
-                    stdin=json.dumps(values))  # fmt: skip
+    args = ("template", release, str(CHART), "--namespace", namespace, "--values", "-")
+    proc = helm.run(*args, stdin=json.dumps(values))
     if proc.returncode != 0:
         raise PromoteError(f"the chart does not render with these values:\n{proc.stderr.strip()}")
     return [d for d in yaml.safe_load_all(proc.stdout) if isinstance(d, dict)]
@@ -131,7 +115,7 @@ class PodCounts:
         return f"pods {self.scheduled}/{self.total} scheduled, {self.ready}/{self.total} ready"
 
 
-def release_pods(api: Any, namespace: str, release: str) -> list[Any]:
+def release_pods(api: KubeClient, namespace: str, release: str) -> list[Any]:
     from kubernetes import client
 
     pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=f"{INSTANCE}={release}",
@@ -140,7 +124,7 @@ def release_pods(api: Any, namespace: str, release: str) -> list[Any]:
             and not p.metadata.deletion_timestamp]  # fmt: skip
 
 
-def counts(api: Any, namespace: str, release: str) -> PodCounts:
+def counts(api: KubeClient, namespace: str, release: str) -> PodCounts:
     pods = release_pods(api, namespace, release)
     ready = sum(1 for p in pods if any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or [])))
     return PodCounts(len(pods), sum(1 for p in pods if p.spec.node_name), ready)
@@ -148,7 +132,7 @@ def counts(api: Any, namespace: str, release: str) -> PodCounts:
 
 def install(
     helm: Helm,
-    api: Any,
+    api: KubeClient,
     *,
     release: str,
     namespace: str,
@@ -221,7 +205,7 @@ class Placement:
     ready: bool
 
 
-def placement(api: Any, namespace: str, release: str) -> list[Placement]:
+def placement(api: KubeClient, namespace: str, release: str) -> list[Placement]:
     """Where the release's GPU pods run, and what they hold."""
     found = []
     for pod in release_pods(api, namespace, release):
@@ -242,7 +226,7 @@ def placement(api: Any, namespace: str, release: str) -> list[Placement]:
 # --- dry run -------------------------------------------------------------------------------------------------
 
 
-def validate_on_server(api: Any, docs: Sequence[Mapping[str, Any]], namespace: str) -> list[str]:
+def validate_on_server(api: KubeClient, docs: Sequence[Mapping[str, Any]], namespace: str) -> list[str]:
     """Server-side apply of every non-hook object with dryRun=All and strict field validation: the API server
     validates and admits each one (Pod Security included) and stores nothing. Returns the refusals."""
     from kubernetes.client.exceptions import ApiException
@@ -293,7 +277,3 @@ def diff(live_manifest: str, docs: list[dict[str, Any]]) -> str:
                 )
             )
     return "\n".join(chunks)
-
-
-def elapsed(start: float) -> float:
-    return round(time.monotonic() - start, 2)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from app.errors import OllamaUnreachable
 from app.gateway import OllamaGateway
-from app.settings import DEFAULT_OLLAMA_HOST, normalize_host
+from app.settings import DEFAULT_OLLAMA_HOST, Settings, normalize_host
 from scripts import toolchain
 from scripts.processes import ManagedProcess, ProcessError, free_port, port_in_use
 
@@ -25,6 +25,8 @@ def models_dir() -> Path:
 
 @dataclass(frozen=True)
 class OllamaHandle:
+    """The Ollama to use, and whether this run started it (and so must stop it)."""
+
     host: str
     started_here: bool
 
@@ -34,9 +36,8 @@ def find_or_start(state: Path, *, port: int | None = None) -> OllamaHandle:
 
     An OLLAMA_HOST set by the user that does not answer is an error, not something to paper over.
     """
-    explicit = os.environ.get("OLLAMA_HOST")
-    if explicit:
-        gateway = OllamaGateway(explicit, connect_timeout_s=2.0)
+    if os.environ.get("OLLAMA_HOST"):  # set by the person: use it or say it is wrong
+        gateway = OllamaGateway(Settings().ollama_host, connect_timeout_s=2.0)
         if gateway.reachable():
             return OllamaHandle(gateway.host, started_here=False)
         raise OllamaUnreachable(
@@ -79,4 +80,5 @@ def start(
 
 
 def stop(state: Path) -> bool:
+    """Stop the Ollama started in ``state``; True when one ran."""
     return ManagedProcess(PROCESS_NAME, state).stop()

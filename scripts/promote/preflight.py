@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.lock import Lock
-from scripts.promote_errors import PreflightFailed
+from scripts.kube import KubeClient
+from scripts.promote import images
+from scripts.promote.errors import PreflightFailed
 
 MIN_VERSION = (1, 29)  # stacks/chart/Chart.yaml: kubeVersion ">=1.29.0-0"
-PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 HOOK = "helm.sh/hook"
 INSTANCE = "app.kubernetes.io/instance"
 
@@ -30,6 +31,8 @@ Status = Literal["ok", "warn", "fail"]
 
 @dataclass(frozen=True)
 class Check:
+    """One check's outcome: ``ok``, ``warn`` (shown, the promotion goes on) or ``fail``."""
+
     name: str
     status: Status
     detail: str
@@ -180,7 +183,7 @@ def check_model_memory(pod: GpuPod, nodes: list[Any], lock: Lock) -> Check:
     return Check("models fit in GPU memory", "ok", f"{total / gib:.2f} GiB of models in {room}")
 
 
-def check_version(api: Any) -> Check:
+def check_version(api: KubeClient) -> Check:
     from kubernetes import client
 
     try:
@@ -195,7 +198,7 @@ def check_version(api: Any) -> Check:
     return Check("Kubernetes version", "ok", f"{info.git_version} at {api.configuration.host}")
 
 
-def check_namespace(api: Any, namespace: str) -> Check:
+def check_namespace(api: KubeClient, namespace: str) -> Check:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
@@ -221,7 +224,7 @@ def _default(items: Iterable[Any], annotation: str) -> str | None:
     return None
 
 
-def check_storage(api: Any, docs: Sequence[Mapping[str, Any]]) -> Check | None:
+def check_storage(api: KubeClient, docs: Sequence[Mapping[str, Any]]) -> Check | None:
     from kubernetes import client
 
     claims = [d for d in docs if d.get("kind") == "PersistentVolumeClaim"]
@@ -244,7 +247,7 @@ def check_storage(api: Any, docs: Sequence[Mapping[str, Any]]) -> Check | None:
     return None
 
 
-def check_ingress(api: Any, docs: Sequence[Mapping[str, Any]], strict: bool) -> Check | None:
+def check_ingress(api: KubeClient, docs: Sequence[Mapping[str, Any]], strict: bool) -> Check | None:
     from kubernetes import client
 
     ingresses = [d for d in docs if d.get("kind") == "Ingress"]
@@ -262,7 +265,7 @@ def check_ingress(api: Any, docs: Sequence[Mapping[str, Any]], strict: bool) -> 
     return Check("ingress class", "fail" if strict else "warn", f"{why}: {fix}")
 
 
-def check_runtime_classes(api: Any, docs: Sequence[Mapping[str, Any]]) -> Check | None:
+def check_runtime_classes(api: KubeClient, docs: Sequence[Mapping[str, Any]]) -> Check | None:
     from kubernetes import client
 
     wanted = {
@@ -280,11 +283,7 @@ def check_runtime_classes(api: Any, docs: Sequence[Mapping[str, Any]]) -> Check 
 
 
 def check_digests(values: Mapping[str, Any]) -> Check:
-    placeholders = [
-        name
-        for name, part in (("app.image.digest", "app"), ("ollama.image.digest", "ollama"))
-        if values.get(part, {}).get("image", {}).get("digest") == PLACEHOLDER_DIGEST
-    ]
+    placeholders = images.placeholders(values)
     if placeholders:
         return Check("image digests", "fail", f"{', '.join(placeholders)} still the all-zero placeholder; a real "
                      "cluster cannot pull it (set the pushed image's digest)")  # fmt: skip
@@ -292,7 +291,7 @@ def check_digests(values: Mapping[str, Any]) -> Check:
 
 
 def run(
-    api: Any,
+    api: KubeClient,
     *,
     namespace: str,
     release: str,
@@ -331,10 +330,9 @@ def run(
         checks.append(check_digests(values))
     failed = [c for c in checks if c.status == "fail"]
     if failed:
-        err = PreflightFailed(
+        raise PreflightFailed(
             "preflight failed, nothing was changed in the cluster:\n"
-            + "\n".join(f"  ✗ {c.name}: {c.detail}" for c in failed)
+            + "\n".join(f"  ✗ {c.name}: {c.detail}" for c in failed),
+            checks,
         )
-        err.checks = list(checks)
-        raise err
     return checks, gpu_nodes

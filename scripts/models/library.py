@@ -1,19 +1,18 @@
-"""`snap2prod models ...`: list, lock, verify, pull, import and mirror the models of the catalog.
+"""The model operations behind `snap2prod models` and `promote --registry`: lock, pull, import and mirror.
 
-Exit codes: 0 ok, 1 error (printed as one message), 3 `verify` found the server differs from the lock.
+A plain library: no printing, no typer. Long operations take an ``on_progress`` callback (scripts.console's
+``OnProgress``; ``ProgressBars`` draws bars, the default ``quiet`` shows nothing) and a warning callback, so the
+command shows bars and promotion stays quiet through the very same code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated
 
 import httpx
-import typer
-from rich.table import Table
 
-from app.catalog import DEFAULT_CATALOG, Catalog, GgufImport, full_name, load_catalog, parse_modelfile, split_name
+from app.catalog import Catalog, GgufImport, full_name, split_name
 from app.errors import (
     CatalogError,
     DigestMismatch,
@@ -24,90 +23,32 @@ from app.errors import (
     Snap2ProdError,
 )
 from app.gateway import OllamaGateway, Progress
-from app.lock import (
-    DEFAULT_LOCK,
-    Lock,
-    LockedModel,
-    Mirror,
-    compare,
-    describe,
-    manifest_digest,
-    normalize_digest,
-    pin,
-    read_lock,
-    write_lock,
-)
-from app.settings import Settings
-from scripts import progress
-from scripts.progress import console
+from app.lock import Lock, LockedModel, Mirror, manifest_digest, normalize_digest, pin, read_lock, write_lock
+from scripts.console import OnProgress, quiet
 
-EXIT_DRIFT = 3
-"""`models verify`: the server's models differ from the lock (missing, or another digest)."""
-
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
-
-Host = Annotated[str | None, typer.Option("--host", help="Ollama address (default: OLLAMA_HOST, else 127.0.0.1:11434)")]
-LockPath = Annotated[Path, typer.Option("--lock", help="the lock file", dir_okay=False)]
-CatalogPath = Annotated[Path, typer.Option("--catalog", help="the model catalog", dir_okay=False)]
-Registry = Annotated[str | None, typer.Option("--registry", help="a mirror registry: HOST[:PORT]/NAMESPACE")]
-Insecure = Annotated[bool, typer.Option("--insecure", help="the registry speaks plain HTTP")]
-Models = Annotated[list[str] | None, typer.Option("--model", "-m", help="a model name (repeatable)")]
+Warn = Callable[[str], None]
+"""Told about something worth a person's attention that does not stop the operation."""
 
 
-def _gateway(host: str | None) -> OllamaGateway:
-    return OllamaGateway(host or Settings().ollama_host)
+def _ignore(message: str) -> None:
+    """A ``Warn`` that says nothing."""
 
 
-def _last_status(events: Iterable[Progress]) -> str:
+def _follow(events: Iterable[Progress], label: str, on_progress: OnProgress) -> str:
+    """Pass every event to ``on_progress``; returns the last status ("success")."""
     last = ""
     for event in events:
         last = event.status
+        on_progress(label, event)
     return last
 
 
-# --- list ------------------------------------------------------------------------------------------------
-
-BADGES = {
-    "vision": "[black on green] vision [/]",
-    "completion": "[black on cyan] text [/]",
-    "tools": "[black on yellow] tools [/]",
-}
+# --- lock -----------------------------------------------------------------------------------------------
 
 
-def badges(capabilities: Iterable[str]) -> str:
-    return " ".join(BADGES.get(c, f"[reverse] {c} [/]") for c in capabilities)
-
-
-@app.command("list")
-def list_command(
-    host: Host = None, catalog_path: CatalogPath = DEFAULT_CATALOG, lock_path: LockPath = DEFAULT_LOCK
-) -> None:
-    """Show the installed models with capability badges, catalog role and lock state."""
-    gateway = _gateway(host)
-    catalog = load_catalog(catalog_path)
-    lock = read_lock(lock_path) if lock_path.exists() else None
-    table = Table(title=f"models on {gateway.host}")
-    for column in ("model", "size", "capabilities", "role", "image px", "lock"):
-        table.add_column(column)
-    for info in gateway.list_models():
-        entry = catalog.find(info.name)
-        locked = lock.find(info.name) if lock else None
-        state = "" if locked is None else ("pinned" if locked.matches(info.digest) else "[red]DIFFERS[/]")
-        table.add_row(
-            info.name,
-            f"{info.size / 1e9:.2f} GB",
-            badges(gateway.capabilities(info.name)),
-            entry.role.value if entry else "",
-            str(entry.image_size or "") if entry else "",
-            state,
-        )
-    console.print(table)
-
-
-# --- lock / verify ---------------------------------------------------------------------------------------
-
-
-def lock_models(gateway: OllamaGateway, names: list[str], catalog: Catalog, lock_path: Path) -> Lock:
+def lock_models(
+    gateway: OllamaGateway, names: list[str], catalog: Catalog, lock_path: Path, *, warn: Warn = _ignore
+) -> Lock:
     """Pin ``names`` (default: the catalog's models that the server has) into the lock file."""
     if not names:
         installed = {m.name for m in gateway.list_models()}
@@ -122,42 +63,11 @@ def lock_models(gateway: OllamaGateway, names: list[str], catalog: Catalog, lock
         expected = catalog.find(entry.ref)
         lacking = [c for c in (expected.capabilities if expected else ()) if c not in entry.capabilities]
         if lacking:
-            console.print(
-                f"[yellow]warning:[/yellow] {entry.ref} does not report {', '.join(lacking)} (the catalog expects it)"
-            )
+            warn(f"{entry.ref} does not report {', '.join(lacking)} (the catalog expects it)")
     old = read_lock(lock_path) if lock_path.exists() else Lock(ollama_version=gateway.version())
     lock = old.merged(pinned, gateway.version())
     write_lock(lock, lock_path)
     return lock
-
-
-@app.command("lock")
-def lock_command(
-    model: Models = None,
-    host: Host = None,
-    catalog_path: CatalogPath = DEFAULT_CATALOG,
-    lock_path: LockPath = DEFAULT_LOCK,
-) -> None:
-    """Pin the digests of installed models into the lock file."""
-    gateway = _gateway(host)
-    lock = lock_models(gateway, list(model or []), load_catalog(catalog_path), lock_path)
-    for m in lock.models:
-        console.print(f"  {m.ref:<32} {m.digest[:19]}  {m.size / 1e9:6.2f} GB  {', '.join(m.capabilities)}")
-    console.print(f"wrote {lock_path} ({len(lock.models)} model(s), Ollama {lock.ollama_version})")
-
-
-@app.command("verify")
-def verify_command(host: Host = None, lock_path: LockPath = DEFAULT_LOCK) -> None:
-    """Compare a server's models with the lock; exit 3 when one is missing or has another digest."""
-    gateway = _gateway(host)
-    lock = read_lock(lock_path)
-    drift = compare(lock, gateway.list_models())
-    console.print(describe(drift, gateway.host), highlight=False)
-    version = gateway.version()
-    if version != lock.ollama_version:
-        console.print(f"note: the server runs Ollama {version}, the lock was taken from {lock.ollama_version}")
-    if not drift.clean:
-        raise typer.Exit(EXIT_DRIFT)
 
 
 # --- pull ------------------------------------------------------------------------------------------------
@@ -194,7 +104,7 @@ def _with_hint(err: OllamaError, hints: dict[str, str], what: str) -> Snap2ProdE
     return err
 
 
-def _resolve(name: str, lock: Lock | None, catalog: Catalog) -> tuple[str, LockedModel | None]:
+def resolve(name: str, lock: Lock | None, catalog: Catalog) -> tuple[str, LockedModel | None]:
     """A name on the command line -> the full model name, and its lock entry when it is locked."""
     if lock is not None and (locked := lock.find(name)) is not None:
         return locked.ref, locked
@@ -224,7 +134,7 @@ def pull_model(
     *,
     registry: str | None = None,
     insecure: bool = False,
-    show: bool = True,
+    on_progress: OnProgress = quiet,
 ) -> list[Progress]:
     """Pull ``ref`` (from ``registry`` when given, then renamed to ``ref``); check its digest against the lock.
 
@@ -232,19 +142,10 @@ def pull_model(
     """
     source = registry_ref(registry, ref) if registry else ref
     events: list[Progress] = []
-
-    def record(stream: Iterator[Progress]) -> Iterator[Progress]:
-        for event in stream:
-            events.append(event)
-            yield event
-
     try:
-        stream = record(gateway.pull(source, insecure=insecure))
-        if show:
-            progress.show(stream, f"pull {source}")
-        else:
-            for _ in stream:
-                pass
+        for event in gateway.pull(source, insecure=insecure):
+            events.append(event)
+            on_progress(f"pull {source}", event)
     except OllamaError as err:
         raise _with_hint(err, PULL_HINTS, f"pulling {source}") from None
     if source != ref:
@@ -259,75 +160,21 @@ def pull_model(
     return events
 
 
-@app.command("pull")
-def pull_command(
-    names: Annotated[list[str], typer.Argument(help="catalog or lock names, e.g. moondream llava:7b")],
-    registry: Registry = None,
-    insecure: Insecure = False,
-    host: Host = None,
-    catalog_path: CatalogPath = DEFAULT_CATALOG,
-    lock_path: LockPath = DEFAULT_LOCK,
-) -> None:
-    """Pull models with a progress bar; a locked model must arrive with its locked digest."""
-    gateway = _gateway(host)
-    catalog = load_catalog(catalog_path)
-    lock = read_lock(lock_path) if lock_path.exists() else None
-    for name in names:
-        ref, locked = _resolve(name, lock, catalog)
-        pull_model(gateway, ref, locked, registry=registry, insecure=insecure)
-        state = "digest matches the lock" if locked else "not locked: `snap2prod models lock` pins it"
-        console.print(f"{ref}: pulled, {state}")
-
-
 # --- import ----------------------------------------------------------------------------------------------
 
 
-def import_model(gateway: OllamaGateway, name: str, source: GgufImport, *, show: bool = True) -> tuple[str, ...]:
+def import_model(
+    gateway: OllamaGateway, name: str, source: GgufImport, *, on_progress: OnProgress = quiet
+) -> tuple[str, ...]:
     """Create ``name`` from local GGUF file(s); returns the capabilities the server reports for it."""
     source.check_files()
     events = gateway.create_from_gguf(
         full_name(name), source.model_file, projector_file=source.projector_file, parameters=source.parameters
     )
-    last = progress.show(events, f"import {name}") if show else _last_status(events)
+    last = _follow(events, f"import {name}", on_progress)
     if last != "success":
         raise OllamaError(gateway.host, 500, f"creating {name} ended with {last!r} instead of success")
     return gateway.show(full_name(name)).capabilities
-
-
-@app.command("import")
-def import_command(
-    name: Annotated[str, typer.Argument(help="model name to create, e.g. snap2prod/smollm2:135m")],
-    model_file: Annotated[Path | None, typer.Option("--model-file", help="the model's GGUF file")] = None,
-    projector: Annotated[Path | None, typer.Option("--projector", help="a vision projector GGUF file")] = None,
-    modelfile: Annotated[Path | None, typer.Option("--modelfile", help="a Modelfile (FROM + PARAMETER)")] = None,
-    host: Host = None,
-    catalog_path: CatalogPath = DEFAULT_CATALOG,
-) -> None:
-    """Create a model from local GGUF files (given, or from the Modelfile its catalog entry names)."""
-    gateway = _gateway(host)
-    catalog = load_catalog(catalog_path)
-    entry = catalog.find(name)
-    if model_file is not None:
-        if modelfile is not None:
-            raise CatalogError("give either --model-file (and --projector) or --modelfile, not both")
-        source = GgufImport(model_file, projector)
-    else:
-        if projector is not None:
-            raise CatalogError("--projector needs --model-file")
-        if modelfile is None:
-            if entry is None:
-                raise CatalogError(
-                    f"{name!r} is not in the catalog, so there is no Modelfile to import it from; "
-                    "pass --model-file X.gguf [--projector Y.gguf] or --modelfile PATH"
-                )
-            modelfile = catalog.modelfile_path(entry)
-        source = parse_modelfile(modelfile)
-    ref = entry.name if entry else full_name(name)
-    caps = import_model(gateway, ref, source)
-    lacking = [c for c in (entry.capabilities if entry else ()) if c not in caps]
-    if lacking:
-        console.print(f"[yellow]warning:[/yellow] {ref} does not report {', '.join(lacking)} (the catalog expects it)")
-    console.print(f"{ref}: created ({', '.join(caps)})")
 
 
 # --- mirror ----------------------------------------------------------------------------------------------
@@ -371,7 +218,7 @@ def mirror_models(
     *,
     insecure: bool,
     names: list[str] | None = None,
-    show: bool = True,
+    on_progress: OnProgress = quiet,
 ) -> Lock:
     """Push the locked models into ``registry`` (copy to ``HOST/NS/model:tag``, push, drop the copy) and return
     the lock with the mirror and each model's mirror digest recorded."""
@@ -397,7 +244,7 @@ def mirror_models(
         gateway.copy(locked.ref, target)
         try:
             events = gateway.push(target, insecure=insecure)
-            last = progress.show(events, f"push {target}") if show else _last_status(events)
+            last = _follow(events, f"push {target}", on_progress)
         except OllamaError as err:
             raise _with_hint(err, PUSH_HINTS, f"pushing {target}") from None
         finally:
@@ -410,20 +257,3 @@ def mirror_models(
     by_ref = {m.ref: m for m in updated}
     models = tuple(by_ref.get(m.ref, m) for m in lock.models)
     return lock.model_copy(update={"models": models, "mirror": Mirror(registry=registry.strip("/"), insecure=insecure)})
-
-
-@app.command("mirror")
-def mirror_command(
-    registry: Annotated[str, typer.Option("--registry", help="HOST[:PORT]/NAMESPACE of a private OCI registry")],
-    insecure: Insecure = False,
-    model: Models = None,
-    host: Host = None,
-    lock_path: LockPath = DEFAULT_LOCK,
-) -> None:
-    """Push the locked models into a private OCI registry, for clusters without internet access."""
-    gateway = _gateway(host)
-    lock = mirror_models(gateway, read_lock(lock_path), registry, insecure=insecure, names=list(model or []))
-    write_lock(lock, lock_path)
-    for m in lock.models:
-        console.print(f"  {m.ref:<32} -> {registry_ref(registry, m.ref)}  {(m.mirror_digest or m.digest)[:19]}")
-    console.print(f"mirrored into {registry}; recorded in {lock_path}")

@@ -1,4 +1,4 @@
-"""`snap2prod sim`: a rehearsal cluster — a real API server, scheduler and controllers, with simulated GPU nodes.
+"""The rehearsal cluster: a real API server, scheduler and controllers, with simulated GPU nodes.
 
 No container engine exists on these machines, so KIND cannot run; kwokctl's `binary` runtime runs the real
 control-plane binaries from the toolchain cache and kwok plays the kubelets. Promotions rehearse against the
@@ -14,20 +14,18 @@ import re
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import typer
 import yaml
-from rich.console import Console
-from rich.table import Table
 
 from scripts import toolchain
+from scripts.console import step
+from scripts.kube import KubeClient, new_client
 from scripts.processes import port_in_use
-from scripts.progress import console
-from scripts.sim_kube import (
+from scripts.sim.kube import (
     api_ready,
     apply_storage_class,
     default_service_account,
@@ -37,15 +35,7 @@ from scripts.sim_kube import (
     reconcile_nodes,
     wait_until,
 )
-from scripts.sim_nodes import (
-    DEFAULT_PRODUCT,
-    NodeUsage,
-    SimError,
-    SimSpec,
-    usage,
-)
-
-__all__ = ["CONTEXT", "Sim", "SimCluster", "SimError", "SimSpec", "app"]
+from scripts.sim.nodes import NodeUsage, SimError, SimSpec, usage
 
 CONTEXT = "snap2prod-sim"
 CLUSTER_NAME = "snap2prod"
@@ -79,6 +69,8 @@ class SimCluster:
 
 @dataclass(frozen=True)
 class SimStatus:
+    """What `sim status` shows."""
+
     running: bool
     server: str
     kubeconfig: Path
@@ -157,13 +149,13 @@ class Sim:
             )
         if existing is None and port and port_in_use(port):
             raise SimError(f"port {port} is in use; pick another --port, or leave it out to get a free one")
-        with _step("tools (kube-apiserver, etcd, kwok, kubectl)"):
+        with step("tools (kube-apiserver, etcd, kwok, kubectl)"):
             tools = _tools()
         fresh = not self.exists()
         self._forget_stale_pids()
         before = self.components()
         try:
-            with _step("control plane (etcd, kube-apiserver, scheduler, controller-manager, kwok)"):
+            with step("control plane (etcd, kube-apiserver, scheduler, controller-manager, kwok)"):
                 self._kwokctl_create(tools, port)
             started = {name for name, pid in self.components().items() if before.get(name) != pid}
             cluster = self._write_kubeconfig()
@@ -174,7 +166,7 @@ class Sim:
                 wait_until(what, check, START_TIMEOUT_S, logs, failed=self.dead_component)
 
             try:
-                with _step("API server, scheduler and controllers ready"):
+                with step("API server, scheduler and controllers ready"):
                     wait("the API server", lambda: api_ready(api))
                     forget_leases(api, started)
                     if "kwok-controller" in started and not fresh:
@@ -185,7 +177,7 @@ class Sim:
                         self._kwokctl_create(tools, port)
                     wait("kube-scheduler and kube-controller-manager", lambda: leaders_fresh(api))
                     wait("the default ServiceAccount", lambda: default_service_account(api))
-                with _step(f"nodes: {_describe(spec)}"):
+                with step(f"nodes: {_describe(spec)}"):
                     apply_storage_class(api)
                     names = reconcile_nodes(api, spec)
                     wait("the simulated nodes", lambda: nodes_ready(api, names))
@@ -310,13 +302,9 @@ class Sim:
         self.kubeconfig.write_text(yaml.safe_dump(config, sort_keys=False))
         return SimCluster(kubeconfig=self.kubeconfig, context=CONTEXT, server=str(cluster["server"]))
 
-    def api_client(self) -> Any:
+    def api_client(self) -> KubeClient:
         """A kubernetes-client ApiClient for this cluster (close it when done)."""
-        from kubernetes import config
-
-        return config.new_client_from_config(  # type: ignore[no-untyped-call]  # the client leaves it untyped
-            config_file=str(self.kubeconfig), context=CONTEXT
-        )
+        return new_client(self.kubeconfig, CONTEXT)
 
     # --- down and status --------------------------------------------------------------------------
 
@@ -390,15 +378,6 @@ def _kwok_config(stages_dir: Path) -> str:
     return yaml.safe_dump_all(docs, sort_keys=False)
 
 
-@contextlib.contextmanager
-def _step(label: str) -> Iterator[None]:
-    """Show a spinner on stderr while a step runs, then one line with how long it took."""
-    start = time.monotonic()
-    with console.status(label):
-        yield
-    console.print(f"[green]✓[/green] {label} [dim]{time.monotonic() - start:.1f} s[/dim]", soft_wrap=True)
-
-
 def _terminate(pids: list[int], timeout_s: float = 10.0) -> None:
     """SIGTERM what kwokctl left behind, SIGKILL after the timeout; only this cluster's own processes."""
     for pid in pids:
@@ -440,64 +419,3 @@ def _describe(spec: SimSpec) -> str:
     if spec.cpu_nodes:
         parts.append(f"{spec.cpu_nodes} CPU node(s)")
     return ", ".join(parts)
-
-
-# --- CLI -------------------------------------------------------------------------------------------
-
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="A rehearsal cluster with simulated GPU nodes.")
-out = Console()
-DirOption = typer.Option(None, "--dir", envvar="SNAP2PROD_SIM_DIR", help="state dir (default: the cache's sim/)")
-
-
-@app.command("up")
-def up_command(
-    gpu_nodes: int = typer.Option(1, help="simulated GPU nodes"),
-    gpus_per_node: int = typer.Option(8, help="GPUs on each GPU node"),
-    cpu_nodes: int = typer.Option(1, help="CPU-only nodes (8 cpu, 32Gi)"),
-    gpu_product: str = typer.Option(DEFAULT_PRODUCT, help="the nvidia.com/gpu.product label"),
-    gpu_memory_mib: int | None = typer.Option(None, help="the nvidia.com/gpu.memory label (default: the product's)"),
-    mig: str | None = typer.Option(None, help="MIG profile, e.g. 1g.10gb: nodes offer nvidia.com/mig-<profile>"),
-    port: int = typer.Option(0, help="API server port (default: a free one)"),
-    state: Path | None = DirOption,
-) -> None:
-    """Start the rehearsal cluster (or make a running one match these flags) and print how to use it."""
-    spec = SimSpec(gpu_nodes, gpus_per_node, cpu_nodes, gpu_product, gpu_memory_mib, mig)
-    start = time.monotonic()
-    cluster = Sim(state).up(spec, port=port)
-    console.print(f"sim cluster ready in {time.monotonic() - start:.1f} s at {cluster.server}", soft_wrap=True)
-    kubectl = toolchain.binary("kubectl")
-    out.print(
-        f"export KUBECONFIG={cluster.kubeconfig}   # context {cluster.context}\n"
-        f"{kubectl} get nodes -L nvidia.com/gpu.product   # or any kubectl\n"
-        f"{toolchain.binary('helm')} list -A\n"
-        "snap2prod sim status   # nodes and GPUs free/used\n"
-        "snap2prod sim down     # stop it and delete its state",
-        highlight=False,
-        soft_wrap=True,
-    )
-
-
-@app.command("down")
-def down_command(state: Path | None = DirOption) -> None:
-    """Stop the rehearsal cluster and delete its state."""
-    console.print("sim cluster stopped and removed" if Sim(state).down() else "no sim cluster was running")
-
-
-@app.command("status")
-def status_command(state: Path | None = DirOption) -> None:
-    """Show the nodes and their GPUs free/used; exits 1 when no cluster runs."""
-    status = Sim(state).status()
-    if not status.running:
-        out.print("sim cluster: not running (`snap2prod sim up` starts it)")
-        raise typer.Exit(1)
-    table = Table(title=f"sim cluster at {status.server}  (KUBECONFIG={status.kubeconfig}, context {CONTEXT})")
-    for column in ("node", "pool", "ready", "resource", "total", "used", "free"):
-        table.add_column(column, justify="right" if column in ("total", "used", "free") else "left")
-    for n in status.nodes:
-        counts = (str(n.allocatable), str(n.used), str(n.free)) if n.resource else ("-", "-", "-")
-        table.add_row(n.name, n.pool, "yes" if n.ready else "NO", n.resource or "-", *counts)
-    out.print(table)
-    total = sum(n.allocatable for n in status.nodes)
-    used = sum(n.used for n in status.nodes)
-    out.print(f"GPUs: {used} used, {total - used} free of {total}; pods: {status.pods_running} running, "
-              f"{status.pods_pending} pending")  # fmt: skip

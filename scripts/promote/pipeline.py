@@ -1,0 +1,295 @@
+"""The promotion, step by step: the identical stack onto a cluster, checked before and after.
+
+Steps: target → values (one merged dict) → parity (lock vs the local Ollama, images by digest) → [mirror] →
+render → preflight (the cluster can run it; nothing changes before this passes) → rollout (Helm install-or-upgrade,
+rollback on failure, wait) → verify (the cluster's models against the lock, the chart's helm test) → report.
+Exit codes by class of failure: scripts/promote/errors.py.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.markup import escape
+
+from app.errors import Snap2ProdError
+from app.gateway import OllamaGateway
+from app.lock import DEFAULT_LOCK, Lock, describe, read_lock, write_lock
+from app.settings import Settings
+from scripts.console import console, elapsed, step
+from scripts.kube import KubeClient
+from scripts.models.library import mirror_models
+from scripts.promote import preflight, rollout, verify
+from scripts.promote.errors import ParityFailed, PreflightFailed, PromoteError, RolloutFailed, VerifyFailed
+from scripts.promote.report import Report
+from scripts.promote.target import Target, api_client, resolve_target
+from scripts.promote.values import check_parity, effective, merge, merged_values
+from scripts.promote.watch import watch
+
+
+@dataclass
+class Options:
+    """The promotion as asked on the command line."""
+
+    to: str
+    kube_context: str | None = None
+    kubeconfig: Path | None = None
+    values: list[Path] = field(default_factory=list)
+    dry_run: bool = False
+    yes: bool = False
+    timeout_s: float = 600
+    report: Path | None = None
+    from_lock: bool = False
+    host: str | None = None
+    lock: Path = DEFAULT_LOCK
+    namespace: str = "snap2prod"
+    release: str = "snap2prod"
+    registry: str | None = None
+    insecure: bool = False
+
+
+def promote(opts: Options) -> Report:
+    """Run the promotion; the report is filled in as far as it got. Raises PromoteError subclasses."""
+    report = Report(opts.to, opts.kube_context, opts.namespace, opts.release, dry_run=opts.dry_run)
+    try:
+        _promote(opts, report)
+    except PromoteError as err:
+        report.outcome, report.exit_code, report.error = type(err).__name__, err.exit_code, str(err)
+        err.report = report
+        raise
+    finally:
+        if opts.report:
+            opts.report.parent.mkdir(parents=True, exist_ok=True)
+            opts.report.write_text(json.dumps(asdict(report), indent=2, default=str) + "\n")
+    return report
+
+
+def _promote(opts: Options, report: Report) -> None:
+    t = report.timings_s
+    start = time.monotonic()
+    target = resolve_target(opts.to, opts.kube_context, opts.kubeconfig, opts.yes)
+    report.context = target.context
+    lock = read_lock(opts.lock)
+    values = merged_values(opts.to, opts.values, lock, opts.lock)
+    full = effective(values)
+    report.models = [{"model": m.ref, "digest": m.digest, "size": m.size} for m in lock.models]
+    report.app_image = f"{full['app']['image']['repository']}@{full['app']['image']['digest']}"
+    report.ollama_image = (
+        f"{full['ollama']['image']['repository']}:{full['ollama']['image']['tag']}@{full['ollama']['image']['digest']}"
+    )
+    report.chart = rollout.chart_fingerprint()
+    helm = rollout.Helm(target.kubeconfig, target.context)
+
+    with step("parity: lock and images", t):
+        parity = check_parity(lock, full, local_ollama(opts), opts.from_lock)
+    console.print(f"  {escape(parity)}", soft_wrap=True)
+    report.verify["parity"] = parity
+    if opts.registry:
+        lock, values = mirror(lock, values, opts, t)
+        full = effective(values)
+        report.verify["mirror"] = f"{len(lock.models)} model(s) in {opts.registry}; the cluster pulls from there"
+    with step("render: chart with the merged values", t):
+        docs = rollout.render(helm, values, opts.release, opts.namespace)
+    report.watch = watch(docs, opts.namespace)
+    api = api_client(target)
+    try:
+        with step(f"preflight: {target.context}", t):
+            try:
+                checks, _ = preflight.run(
+                    api,
+                    namespace=opts.namespace,
+                    release=opts.release,
+                    docs=docs,
+                    values=full,
+                    lock=lock,
+                    production=opts.to == "prod",
+                    ingress_strict=opts.to != "sim",
+                )
+            except PreflightFailed as err:
+                report.checks = [asdict(c) for c in err.checks]
+                raise
+        report.checks = [asdict(c) for c in checks]
+        for c in checks:
+            mark = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]fail[/red]"}[c.status]
+            console.print(f"  {mark} {escape(c.name)}: {escape(c.detail)}", soft_wrap=True)
+        live = rollout.current(helm, opts.release, opts.namespace)
+        report.previous_revision = live.number if live else None
+        if opts.dry_run:
+            _dry_run(api, docs, live, opts, report)
+        elif rollout.unchanged(live, values, report.chart):
+            assert live is not None
+            report.revision, report.outcome = live.number, "unchanged"
+            console.print(
+                f"  release {opts.release} revision {live.number} already runs this chart and these values: "
+                "nothing to change"
+            )
+            _verify(api, helm, target, lock, docs, opts, report)
+        else:
+            _rollout(api, helm, target, lock, docs, values, live, opts, report)
+        t["total"] = elapsed(start)
+    finally:
+        api.close()
+
+
+def mirror(lock: Lock, values: dict[str, Any], opts: Options, timings: dict[str, float]) -> tuple[Lock, dict[str, Any]]:
+    """Push the locked models into the private registry (not in a dry run) and point the chart at it.
+
+    The lock records the mirror and each model's mirror digest, as `snap2prod models mirror` does, and goes to
+    the cluster with them, so the cluster's provisioning checks the digests the registry really serves.
+    """
+    assert opts.registry is not None
+    if opts.dry_run:
+        console.print(f"  dry run: would mirror {len(lock.models)} model(s) into {escape(opts.registry)}")
+    else:
+        gateway = OllamaGateway(local_ollama(opts))
+        try:
+            with step(f"mirror: locked models into {opts.registry}", timings):
+                lock = mirror_models(gateway, lock, opts.registry, insecure=opts.insecure)
+        except Snap2ProdError as err:
+            raise ParityFailed(f"mirroring into {opts.registry} failed: {err}") from None
+        finally:
+            gateway.close()
+        write_lock(lock, opts.lock)
+    lock_data = yaml.safe_load(opts.lock.read_text()) if not opts.dry_run else values["models"]["lock"]
+    mirrored = {"models": {"registry": opts.registry.strip("/"), "insecure": opts.insecure, "lock": lock_data}}
+    return lock, merge(values, mirrored)
+
+
+def _dry_run(
+    api: KubeClient, docs: list[dict[str, Any]], live: rollout.Revision | None, opts: Options, report: Report
+) -> None:
+    with step("dry run: server-side validation (dryRun=All, strict fields)", report.timings_s):
+        from kubernetes import client
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            client.CoreV1Api(api).read_namespace(opts.namespace)
+            problems = rollout.validate_on_server(api, docs, opts.namespace)
+        except ApiException as err:
+            if err.status != 404:
+                raise
+            problems = []
+            console.print(
+                f"  namespace {opts.namespace} does not exist: namespaced objects are validated when it "
+                "does (the chart's schema was checked)"
+            )
+    if problems:
+        raise PreflightFailed("the API server refuses:\n" + "\n".join(f"  ✗ {p}" for p in problems))
+    report.diff = rollout.diff(live.manifest if live else "", docs)
+    report.outcome = "dry-run"
+    report.revision = live.number if live else None
+    what = f"against revision {live.number}" if live else "(no release yet: everything is new)"
+    console.print(f"diff {what}:" if report.diff else f"no difference {what}", soft_wrap=True)
+    if report.diff:
+        console.print(escape(report.diff), highlight=False, soft_wrap=True)
+
+
+def _rollout(
+    api: KubeClient,
+    helm: rollout.Helm,
+    target: Target,
+    lock: Lock,
+    docs: list[dict[str, Any]],
+    values: dict[str, Any],
+    live: rollout.Revision | None,
+    opts: Options,
+    report: Report,
+) -> None:
+    label = f"rollout: helm upgrade --install {opts.release} -n {opts.namespace} (timeout {opts.timeout_s:g} s)"
+    try:
+        with step(label, report.timings_s) as status:
+            report.revision = rollout.install(
+                helm,
+                api,
+                release=opts.release,
+                namespace=opts.namespace,
+                values=values,
+                fingerprint=report.chart,
+                timeout_s=opts.timeout_s,
+                on_progress=lambda s: status.update(f"{label} — {s}"),
+            )
+    except PromoteError as err:
+        now = rollout.current(helm, opts.release, opts.namespace)
+        if live is None:
+            if now is not None:
+                rollout.uninstall(helm, opts.release, opts.namespace)
+            after = "it was a first install, so the release was removed"
+        elif now is not None and now.status == "deployed" and now.number != live.number:
+            after = f"Helm rolled back to revision {live.number} (now revision {now.number})"
+        else:
+            rollout.rollback(helm, opts.release, opts.namespace, live.number, opts.timeout_s)
+            after = f"rolled back to revision {live.number}"
+        settled = rollout.current(helm, opts.release, opts.namespace)
+        report.revision = settled.number if settled else None
+        report.placement = [asdict(p) for p in rollout.placement(api, opts.namespace, opts.release)]
+        raise RolloutFailed(f"rollout failed: {err}\n{after}.") from None
+    report.changed = True
+    console.print(f"  revision {report.revision}: {rollout.counts(api, opts.namespace, opts.release)}")
+    try:
+        _verify(api, helm, target, lock, docs, opts, report)
+    except VerifyFailed as err:
+        if live is not None:
+            rollout.rollback(helm, opts.release, opts.namespace, live.number, opts.timeout_s)
+            after = f"rolled back to revision {live.number}"
+        else:
+            rollout.uninstall(helm, opts.release, opts.namespace)
+            after = "it was a first install, so the release was removed"
+        raise VerifyFailed(f"{err}\n{after}.") from None
+    report.outcome = "promoted"
+
+
+def _verify(
+    api: KubeClient,
+    helm: rollout.Helm,
+    target: Target,
+    lock: Lock,
+    docs: list[dict[str, Any]],
+    opts: Options,
+    report: Report,
+) -> None:
+    with step("verify: models and helm test", report.timings_s):
+        report.placement = [asdict(p) for p in rollout.placement(api, opts.namespace, opts.release)]
+        services = [d["metadata"]["name"] for d in docs if d["kind"] == "Service" and _component(d) == "ollama"]
+        if target.simulated:
+            reason = (
+                "skipped: the rehearsal cluster runs no containers, so no Ollama answers in it "
+                "(the same check runs against a real Ollama in tests/integration/test_promote.py)"
+            )
+            report.verify["models"] = reason
+            console.print(f"  models in the cluster: {reason}", soft_wrap=True)
+        elif services:
+            gateway = verify.cluster_ollama(api, opts.namespace, services[0])
+            try:
+                drift = verify.verify_models(gateway, lock)
+            except Exception as err:
+                raise VerifyFailed(
+                    f"the cluster's Ollama did not answer through the API server's proxy: {err}"
+                ) from None
+            finally:
+                gateway.close()
+            if not drift.clean:
+                raise VerifyFailed(describe(drift, f"the cluster's Ollama ({services[0]})"))
+            report.verify["models"] = f"{len(drift.ok)} locked model(s) served with their digests"
+        try:
+            rollout.helm_test(helm, opts.release, opts.namespace, opts.timeout_s)
+        except PromoteError as err:
+            raise VerifyFailed(str(err)) from None
+        report.verify["helm_test"] = (
+            "passed (simulated: the test pod was admitted and completed, no inference ran)"
+            if target.simulated
+            else "passed (real inference on the fixture picture)"
+        )
+
+
+def local_ollama(opts: Options) -> str:
+    """The local Ollama the lock is compared with and mirrored from: --host, else Settings (OLLAMA_HOST)."""
+    return opts.host or Settings().ollama_host
+
+
+def _component(doc: dict[str, Any]) -> str:
+    return str(doc["metadata"].get("labels", {}).get("app.kubernetes.io/component", ""))

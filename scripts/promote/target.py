@@ -1,0 +1,96 @@
+"""Which cluster a promotion goes to: the rehearsal sim, a KIND cluster (created when missing), or production.
+
+Production needs an explicit context that does not look local, and a confirmation.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import typer
+
+from scripts.console import step
+from scripts.kube import KubeClient, new_client
+from scripts.paths import STACKS
+from scripts.promote.errors import TargetRefused
+from scripts.sim import CONTEXT as SIM_CONTEXT
+from scripts.sim import Sim
+
+TARGETS = ("kind", "prod", "sim")
+LOCAL_CONTEXTS = ("kind-", "snap2prod-sim", "docker-desktop", "minikube", "rancher-desktop", "orbstack")
+KIND_CLUSTER = "snap2prod"
+KIND_CONFIG = STACKS / "local" / "kind.yaml"
+
+
+@dataclass
+class Target:
+    """A cluster to promote to: how to reach it, and whether it runs no containers (the sim)."""
+
+    name: str
+    kubeconfig: Path | None
+    context: str | None
+    simulated: bool = False
+
+
+def looks_local(context: str) -> bool:
+    """A context named like a laptop cluster (kind-, minikube, ...)."""
+    return context.startswith(LOCAL_CONTEXTS)
+
+
+def resolve_target(to: str, context: str | None, kubeconfig: Path | None, yes: bool) -> Target:
+    """The target as asked, or TargetRefused saying why not."""
+    if to == "sim":
+        kubeconfig = kubeconfig or Sim().kubeconfig
+        if not kubeconfig.exists():
+            raise TargetRefused(f"no rehearsal cluster: {kubeconfig} does not exist. Start one: `snap2prod sim up`.")
+        return Target("sim", kubeconfig, context or SIM_CONTEXT, simulated=True)
+    if to == "prod":
+        if not context:
+            raise TargetRefused("--to prod needs an explicit --kube-context (the production cluster's context).")
+        if looks_local(context):
+            raise TargetRefused(
+                f"--kube-context {context!r} looks like a local cluster, not production; use "
+                "--to kind or --to sim for it."
+            )
+        if not yes:
+            if not sys.stdin.isatty():
+                raise TargetRefused(f"promoting to production context {context!r} needs confirmation: add --yes.")
+            if not typer.confirm(f"Promote to the production cluster of context {context!r}?", err=True):
+                raise TargetRefused("not confirmed; nothing was changed.")
+        return Target("prod", kubeconfig, context)
+    return kind_target(context, kubeconfig)
+
+
+def kind_target(context: str | None, kubeconfig: Path | None) -> Target:
+    """Create or reuse the KIND cluster of stacks/local/kind.yaml; needs kind and a container engine."""
+    engines = [e for e in ("docker", "podman", "nerdctl") if shutil.which(e)]
+    missing = ([] if shutil.which("kind") else ["kind (https://kind.sigs.k8s.io)"]) + (
+        [] if engines else ["a container engine (docker, podman or nerdctl)"]
+    )
+    if missing:
+        raise TargetRefused(
+            f"--to kind needs {' and '.join(missing)} on this machine; none found on PATH. "
+            "Without them, rehearse with `snap2prod sim up` and `--to sim`."
+        )
+    env = {**os.environ, **({"KIND_EXPERIMENTAL_PROVIDER": engines[0]} if engines[0] != "docker" else {})}
+    listed = subprocess.run(["kind", "get", "clusters"], capture_output=True, text=True, env=env, check=False)
+    if KIND_CLUSTER not in listed.stdout.split():
+        with step(f"kind: create cluster {KIND_CLUSTER} ({KIND_CONFIG})", {}):
+            create = ["kind", "create", "cluster", "--config", str(KIND_CONFIG)]
+            created = subprocess.run(create, capture_output=True, text=True, env=env, check=False)
+        if created.returncode != 0:
+            raise TargetRefused(f"kind create cluster failed: {created.stderr.strip()}")
+    return Target("kind", kubeconfig, context or f"kind-{KIND_CLUSTER}")
+
+
+def api_client(target: Target) -> KubeClient:
+    """A client for the target; an unusable kubeconfig or context is TargetRefused."""
+    try:
+        return new_client(target.kubeconfig, target.context)
+    except Exception as err:  # no kubeconfig, an unknown context
+        raise TargetRefused(f"cannot use context {target.context!r}: {err}") from None
