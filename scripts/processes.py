@@ -133,8 +133,9 @@ class ManagedProcess:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.info() is None:
-                raise ProcessError(f"{self.name} exited during start-up. Last lines of {self.log_file}:\n"
-                                   f"{self.log_tail()}")  # fmt: skip
+                raise ProcessError(
+                    f"{self.name} exited during start-up. Last lines of {self.log_file}:\n{self.log_tail()}"
+                )
             try:
                 if httpx.get(url, timeout=1.0).status_code == 200:
                     return

@@ -35,12 +35,15 @@ def start_streamlit(state: Path, port: int, ollama_host: str, *, tie_to_parent: 
             f"port {port} is busy (another Streamlit or a previous demo?). Stop it with `make down`, "
             "or choose another port: SNAP2PROD_PORT=8502 make demo"
         )
-    cmd = [
-        sys.executable, "-m", "app.serve",
-        "--server.port", str(port), "--server.address", "0.0.0.0",  # noqa: S104 - phones on the LAN may join
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        "--client.toolbarMode", "viewer", "--server.fileWatcherType", "none",
-    ]  # fmt: skip
+    flags = {
+        "--server.port": str(port),
+        "--server.address": "0.0.0.0",  # noqa: S104 - phones on the LAN may join
+        "--server.headless": "true",
+        "--browser.gatherUsageStats": "false",
+        "--client.toolbarMode": "viewer",
+        "--server.fileWatcherType": "none",
+    }
+    cmd = [sys.executable, "-m", "app.serve", *(part for flag in flags.items() for part in flag)]
     proc = ManagedProcess(STREAMLIT, state)
     proc.start(cmd, env={"OLLAMA_HOST": ollama_host}, tie_to_parent=tie_to_parent, port=port)
     url = f"http://localhost:{port}"

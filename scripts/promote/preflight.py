@@ -139,8 +139,12 @@ def check_gpus(pod: GpuPod, nodes: list[Any], pods: list[Any], release: str, nam
     what = f"{pod.workload}: {pod.replicas} pod(s) × {pod.count} {pod.resource}"
     if not candidates:
         selector = ", ".join(f"{k}={v}" for k, v in pod.node_selector.items()) or "none"
-        return Check("GPU capacity", "fail", f"{what}; no schedulable node matches (node selector {selector}, "
-                     f"tolerations {[t.get('key') for t in pod.tolerations]})"), []  # fmt: skip
+        return Check(
+            "GPU capacity",
+            "fail",
+            f"{what}; no schedulable node matches (node selector {selector}, "
+            f"tolerations {[t.get('key') for t in pod.tolerations]})",
+        ), []
     free = free_devices(candidates, pods, pod.resource, release, namespace)
     left = {name: f for name, (f, _) in free.items()}
     placed = 0
@@ -235,13 +239,21 @@ def check_storage(api: KubeClient, docs: Sequence[Mapping[str, Any]]) -> Check |
     for claim in claims:
         wanted = claim["spec"].get("storageClassName")
         if wanted and wanted not in names:
-            return Check("StorageClass", "fail", f"{claim['metadata']['name']} asks for StorageClass {wanted!r}; "
-                         f"the cluster has: {', '.join(sorted(names)) or 'none'}")  # fmt: skip
+            return Check(
+                "StorageClass",
+                "fail",
+                f"{claim['metadata']['name']} asks for StorageClass {wanted!r}; "
+                f"the cluster has: {', '.join(sorted(names)) or 'none'}",
+            )
         if not wanted:
             default = _default(classes, "storageclass.kubernetes.io/is-default-class")
             if default is None:
-                return Check("StorageClass", "fail", f"{claim['metadata']['name']} uses the default StorageClass "
-                             "and the cluster has none; set ollama.persistence.storageClassName")  # fmt: skip
+                return Check(
+                    "StorageClass",
+                    "fail",
+                    f"{claim['metadata']['name']} uses the default StorageClass "
+                    "and the cluster has none; set ollama.persistence.storageClassName",
+                )
             wanted = f"{default} (default)"
         return Check("StorageClass", "ok", f"{claim['metadata']['name']} → {wanted}")
     return None
@@ -285,8 +297,12 @@ def check_runtime_classes(api: KubeClient, docs: Sequence[Mapping[str, Any]]) ->
 def check_digests(values: Mapping[str, Any]) -> Check:
     placeholders = images.placeholders(values)
     if placeholders:
-        return Check("image digests", "fail", f"{', '.join(placeholders)} still the all-zero placeholder; a real "
-                     "cluster cannot pull it (set the pushed image's digest)")  # fmt: skip
+        return Check(
+            "image digests",
+            "fail",
+            f"{', '.join(placeholders)} still the all-zero placeholder; a real "
+            "cluster cannot pull it (set the pushed image's digest)",
+        )
     return Check("image digests", "ok", "pinned, no placeholder")
 
 
@@ -322,8 +338,11 @@ def run(
         checks.append(Check("GPU capacity", "warn", "DRA: the scheduler allocates the device; not counted here"))
     else:
         checks.append(Check("GPU capacity", "ok", "no GPU asked for (CPU only)"))
-    for extra in (check_storage(api, list(docs)), check_ingress(api, list(docs), ingress_strict),
-                  check_runtime_classes(api, list(docs))):  # fmt: skip
+    for extra in (
+        check_storage(api, list(docs)),
+        check_ingress(api, list(docs), ingress_strict),
+        check_runtime_classes(api, list(docs)),
+    ):
         if extra is not None:
             checks.append(extra)
     if production:

@@ -48,8 +48,12 @@ class Helm:
     def client(self) -> Any:
         from pyhelm3 import Client
 
-        return Client(executable=str(toolchain.binary("helm")), kubeconfig=self.kubeconfig,
-                      kubecontext=self.context, default_timeout="5m")  # fmt: skip
+        return Client(
+            executable=str(toolchain.binary("helm")),
+            kubeconfig=self.kubeconfig,
+            kubecontext=self.context,
+            default_timeout="5m",
+        )
 
     def run(self, *args: str, stdin: str | None = None, timeout_s: float = 600) -> subprocess.CompletedProcess[str]:
         cmd = [str(toolchain.binary("helm")), *args]
@@ -90,9 +94,12 @@ def current(helm: Helm, release: str, namespace: str) -> Revision | None:
     values = json.loads(got.stdout or "{}") if got.returncode == 0 else {}
     info = status["info"]
     return Revision(
-        int(status["version"]), str(info["status"]), str(info.get("description", "")), values or {},
+        int(status["version"]),
+        str(info["status"]),
+        str(info.get("description", "")),
+        values or {},
         str(status.get("manifest", "")),
-    )  # fmt: skip
+    )
 
 
 def unchanged(revision: Revision | None, values: Mapping[str, Any], fingerprint: str) -> bool:
@@ -118,10 +125,16 @@ class PodCounts:
 def release_pods(api: KubeClient, namespace: str, release: str) -> list[Any]:
     from kubernetes import client
 
-    pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=f"{INSTANCE}={release}",
-                                                      _request_timeout=10).items  # fmt: skip
-    return [p for p in pods if p.metadata and HOOK not in (p.metadata.annotations or {})
-            and not p.metadata.deletion_timestamp]  # fmt: skip
+    pods = (
+        client.CoreV1Api(api)
+        .list_namespaced_pod(namespace, label_selector=f"{INSTANCE}={release}", _request_timeout=10)
+        .items
+    )
+    return [
+        p
+        for p in pods
+        if p.metadata and HOOK not in (p.metadata.annotations or {}) and not p.metadata.deletion_timestamp
+    ]
 
 
 def counts(api: KubeClient, namespace: str, release: str) -> PodCounts:
@@ -152,11 +165,17 @@ def install(
         chart = await client.get_chart(CHART)
         task = asyncio.ensure_future(
             client.install_or_upgrade_release(
-                release, chart, dict(values), namespace=namespace, create_namespace=True,
-                rollback_on_failure=True, wait=True, timeout=f"{int(timeout_s)}s",
+                release,
+                chart,
+                dict(values),
+                namespace=namespace,
+                create_namespace=True,
+                rollback_on_failure=True,
+                wait=True,
+                timeout=f"{int(timeout_s)}s",
                 description=FINGERPRINT_PREFIX + fingerprint,
             )
-        )  # fmt: skip
+        )
         while not task.done():
             with contextlib.suppress(Exception):  # the namespace may not exist yet; progress is best effort
                 on_progress(str(await asyncio.to_thread(counts, api, namespace, release)))
@@ -242,9 +261,12 @@ def validate_on_server(api: KubeClient, docs: Sequence[Mapping[str, Any]], names
         url = f"{api.configuration.host}{path}?dryRun=All&fieldValidation=Strict&fieldManager=snap2prod&force=true"
         body = {**doc, "metadata": {**doc["metadata"], **({"namespace": namespace} if resource.namespaced else {})}}
         try:
-            api.rest_client.request("PATCH", url, body=json.dumps(body),
-                                    headers={"Content-Type": "application/apply-patch+yaml",
-                                             "Accept": "application/json"}).read()  # fmt: skip
+            api.rest_client.request(
+                "PATCH",
+                url,
+                body=json.dumps(body),
+                headers={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+            ).read()
         except ApiException as err:
             message = json.loads(err.body or "{}").get("message", err.reason) if err.body else err.reason
             problems.append(f"{doc['kind']}/{doc['metadata']['name']}: {message}")

@@ -240,17 +240,19 @@ class Sim:
         self.root.mkdir(parents=True, exist_ok=True)
         stages = self.root / "kwok-config.yaml"
         stages.write_text(_kwok_config(tools["stages"]))
-        cmd = [
-            str(tools["kwokctl"]), "--name", self.name, "create", "cluster", "--runtime", "binary",
-            "--kube-apiserver-binary", str(tools["kube-apiserver"]),
-            "--kube-scheduler-binary", str(tools["kube-scheduler"]),
-            "--kube-controller-manager-binary", str(tools["kube-controller-manager"]),
-            "--kwok-controller-binary", str(tools["kwok"]),
-            "--etcd-binary", str(tools["etcd"]),
-            "--config", str(stages),
-            "--kubeconfig", "",
-            "--timeout", f"{START_TIMEOUT_S:.0f}s",
-        ]  # fmt: skip
+        flags = {
+            "--runtime": "binary",
+            "--kube-apiserver-binary": str(tools["kube-apiserver"]),
+            "--kube-scheduler-binary": str(tools["kube-scheduler"]),
+            "--kube-controller-manager-binary": str(tools["kube-controller-manager"]),
+            "--kwok-controller-binary": str(tools["kwok"]),
+            "--etcd-binary": str(tools["etcd"]),
+            "--config": str(stages),
+            "--kubeconfig": "",
+            "--timeout": f"{START_TIMEOUT_S:.0f}s",
+        }
+        cmd = [str(tools["kwokctl"]), "--name", self.name, "create", "cluster"]
+        cmd += [part for flag in flags.items() for part in flag]
         if port:
             cmd += ["--kube-apiserver-port", str(port)]
         self._kwokctl(cmd)
@@ -339,8 +341,9 @@ class Sim:
         finally:
             api.close()
         phases = [p.status.phase if p.status else None for p in pods]
-        return SimStatus(True, server, self.kubeconfig, usage(nodes, pods), phases.count("Running"),
-                         phases.count("Pending"))  # fmt: skip
+        return SimStatus(
+            True, server, self.kubeconfig, usage(nodes, pods), phases.count("Running"), phases.count("Pending")
+        )
 
 
 # --- helpers ---------------------------------------------------------------------------------------

@@ -69,8 +69,10 @@ def status_command(state: Path | None = DirOption) -> None:
     out.print(table)
     total = sum(n.allocatable for n in status.nodes)
     used = sum(n.used for n in status.nodes)
-    out.print(f"GPUs: {used} used, {total - used} free of {total}; pods: {status.pods_running} running, "
-              f"{status.pods_pending} pending")  # fmt: skip
+    out.print(
+        f"GPUs: {used} used, {total - used} free of {total}; pods: {status.pods_running} running, "
+        f"{status.pods_pending} pending"
+    )
 
 
 def register(cli: typer.Typer) -> None:
