@@ -2,8 +2,8 @@
 # snap2prod: provision the locked models before Ollama serves (the init container of the Ollama pod).
 #
 # Reads $SNAP2PROD_MODEL_LIST, one model a line: REF SOURCE DIGEST ALSO_ACCEPTED MANIFEST (see the chart's
-# _helpers.tpl, "snap2prod.models.list"). For each model: skip it when the volume already holds it with a locked
-# digest, else `ollama pull SOURCE` (from the mirror when SOURCE differs from REF, then renamed to REF), and
+# templates/_models.tpl, "snap2prod.models.list"). For each model: skip it when the volume already holds it with a
+# locked digest, else `ollama pull SOURCE` (from the mirror when SOURCE differs from REF, then renamed to REF), and
 # compare the sha256 of its manifest file (what /api/tags reports as the digest) with the lock. A model that
 # arrives with another digest is removed again, so Ollama never serves bytes the lock did not pin.
 # Exit 0 when every model is present with its locked digest; 1 otherwise, after trying all of them.
