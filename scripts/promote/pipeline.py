@@ -26,10 +26,10 @@ from scripts.kube import KubeClient
 from scripts.models.library import mirror_models
 from scripts.promote import preflight, rollout, verify
 from scripts.promote.errors import ParityFailed, PreflightFailed, PromoteError, RolloutFailed, VerifyFailed
+from scripts.promote.monitoring import watch
 from scripts.promote.report import Report
 from scripts.promote.target import Target, api_client, resolve_target
 from scripts.promote.values import check_parity, effective, merge, merged_values
-from scripts.promote.watch import watch
 
 
 @dataclass
