@@ -3,12 +3,12 @@
 Import the fixtures into a test module (``from tests.models_fixtures import scratch_ollama, ...``). Every process
 starts on a free port with its own state under pytest's tmp dir and is stopped by its fixture.
 
-Why a registry *and* a blob store: Ollama's puller (0.24 through 0.32.15) asks a registry for a blob and insists on a redirect to
-another host name (``server/download.go`` returns ``resp.Location()`` also for a 200), the way registry.ollama.ai
-sends blobs to its CDN. A registry that serves the bytes itself fails with "http: no Location header in
-response" (ollama/ollama#7244). So the mirror here is the CNCF distribution registry with its ``redirect``
-storage middleware pointing at a static file server (Starlette's StaticFiles, Range-capable) over the registry's
-own storage folder: the production shape of a registry behind a CDN, on one machine.
+Why a registry *and* a blob store: Ollama's puller (0.24 through 0.32.15) asks a registry for a blob and insists on
+a redirect to another host name (``server/download.go`` returns ``resp.Location()`` also for a 200), the way
+registry.ollama.ai sends blobs to its CDN. A registry that serves the bytes itself fails with "http: no Location
+header in response" (ollama/ollama#7244). So the mirror here is the CNCF distribution registry with its ``redirect``
+storage middleware pointing at a static file server (Starlette's StaticFiles, Range-capable) over the registry's own
+storage folder: the production shape of a registry behind a CDN, on one machine.
 
 Run as ``python -m tests.models_fixtures blob-store ROOT PORT`` (the static server) or ``... fault-blob-store
 ROOT PORT DROP_AFTER LOG`` (the fault server); the fixtures do that.

@@ -74,10 +74,10 @@ def lock_models(
 
 PULL_HINTS = {
     "no Location header": (
-        "the registry sent the blob itself (HTTP 200), but Ollama (0.24 through 0.32.15) only downloads blobs through a redirect "
-        "to a blob store on another host name, the way registry.ollama.ai answers (ollama/ollama#7244). Serve "
-        "the mirror with redirects: CNCF distribution with `middleware: storage: - name: redirect` (or an S3/"
-        "CloudFront backend); see README.md, 'Models: catalog and lock'."
+        "the registry sent the blob itself (HTTP 200), but Ollama (0.24 through 0.32.15) only downloads blobs "
+        "through a redirect to a blob store on another host name, the way registry.ollama.ai answers "
+        "(ollama/ollama#7244). Serve the mirror with redirects: CNCF distribution with `middleware: storage: - "
+        "name: redirect` (or an S3/CloudFront backend); see README.md, 'Models: catalog and lock'."
     ),
     "server gave HTTP response to HTTPS client": "the registry speaks plain HTTP: add --insecure.",
     "no such host": (
@@ -88,9 +88,9 @@ PULL_HINTS = {
 }
 PUSH_HINTS = {
     "no Host in request URL": (
-        "the registry answered the upload with a relative Location header, which Ollama (0.24 through 0.32.15) cannot follow "
-        "(it needs an absolute URL, as CNCF distribution sends). `crane registry serve` is one such registry; "
-        "mirror into a CNCF distribution registry instead."
+        "the registry answered the upload with a relative Location header, which Ollama (0.24 through 0.32.15) "
+        "cannot follow (it needs an absolute URL, as CNCF distribution sends). `crane registry serve` is one such"
+        " registry; mirror into a CNCF distribution registry instead."
     ),
     **PULL_HINTS,
 }

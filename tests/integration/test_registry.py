@@ -2,8 +2,8 @@
 
 The shared test model goes from the session's Ollama into a CNCF distribution registry (`models mirror`), and
 back into other, empty Ollama servers (`models pull --registry`), with the lock's digest checked at the end.
-`crane registry serve` is where the brief wanted the models; Ollama (0.24 through 0.32.15) cannot push there (see the last
-tests), which is why the mirror here is distribution with redirects (tests/models_fixtures.py says why).
+`crane registry serve` is where the brief wanted the models; Ollama (0.24 through 0.32.15) cannot push there (see
+the last tests), which is why the mirror here is distribution with redirects (tests/models_fixtures.py says why).
 """
 
 from __future__ import annotations
