@@ -314,6 +314,13 @@ def test_the_app_is_ready_on_the_cpu_node(release: Release, sim_api: Any) -> Non
     assert {p.spec.node_name for p in pods} == {"sim-cpu-0"}  # no toleration: GPU nodes stay for Ollama
 
 
+def test_the_api_server_keeps_the_app_services_client_ip_affinity(release: Release, sim_api: Any) -> None:
+    """What kube-proxy acts on: the stored Service, after the API server's defaulting and validation."""
+    service = client.CoreV1Api(sim_api).read_namespaced_service(APP, release.namespace)
+    assert service.spec.session_affinity == "ClientIP"
+    assert service.spec.session_affinity_config.client_ip.timeout_seconds == 10800
+
+
 def test_the_models_claim_is_bound(release: Release, sim_api: Any) -> None:
     claim = client.CoreV1Api(sim_api).read_namespaced_persistent_volume_claim(f"{OLLAMA}-models", release.namespace)
     assert claim.status.phase == "Bound"
