@@ -526,6 +526,47 @@ def _probe_smollm2(home: Path) -> str:
     return SMOLLM2_PACKAGE_VERSION if ok else "missing or not a GGUF file"
 
 
+# --- manifest scanners: kube-score and checkov, on the rendered chart (tests/integration/test_chart_scanners.py)
+
+KUBE_SCORE_VERSION = "1.20.0"
+CHECKOV_VERSION = "3.3.30"
+
+
+def _install_kube_score(home: Path, log: Path) -> None:
+    """kube-score from its Go module; its version is a goreleaser `-X`, without it it says "development"."""
+    ldflags = f"-s -w -X main.version={KUBE_SCORE_VERSION}"
+    pkg = f"github.com/zegl/kube-score/cmd/kube-score@v{KUBE_SCORE_VERSION}"
+    _run(["go", "install", "-ldflags", ldflags, pkg], log, env={**_go_env(home), "CGO_ENABLED": "0"})
+
+
+def _probe_kube_score(home: Path) -> str:
+    return _first_match(r"version: (\d+\.\d+\.\d+)", _capture([str(home / "bin" / "kube-score"), "version"]))
+
+
+def _install_checkov(home: Path, log: Path) -> None:
+    """checkov in a venv of its own under its tool folder: its many pinned dependencies never meet the project's."""
+    venv = home / "venv"
+    _run([sys.executable, "-m", "venv", str(venv)], log)
+    pip = str(venv / "bin" / "pip")
+    _run([pip, "install", "--quiet", "--disable-pip-version-check", f"checkov=={CHECKOV_VERSION}"], log)
+    (home / "bin").mkdir(exist_ok=True)
+    target = home / "bin" / "checkov"
+    target.unlink(missing_ok=True)
+    target.symlink_to(venv / "bin" / "checkov")
+
+
+def _probe_checkov(home: Path) -> str:
+    return _first_match(r"^(\d+\.\d+\.\d+)", _capture([str(home / "bin" / "checkov"), "--version"]).strip())
+
+
+SCANNER_TOOLS = (
+    Tool("kube-score", KUBE_SCORE_VERSION, 3, _install_kube_score, _probe_kube_score),
+    Tool("checkov", CHECKOV_VERSION, 4, _install_checkov, _probe_checkov),
+)
+
+# --- end of the manifest scanners ----------------------------------------------------------------------------
+
+
 def _debian_tool(package: str, binary: str) -> Tool:
     """A tool Debian ships; pinned to the Debian 12 package, so its version is whatever apt installed."""
 
@@ -556,6 +597,7 @@ TOOLS: dict[str, Tool] = {
         Tool("kwok", KWOK_VERSION, 4, _install_kwok, _probe_kwok),
         Tool("crane", CRANE_VERSION, 2, _install_crane, _probe_crane),
         Tool("distribution", DISTRIBUTION_VERSION, 4, _install_distribution, _probe_distribution),
+        *SCANNER_TOOLS,
     )
 }
 

@@ -141,7 +141,7 @@ def test_ollama_requests_a_gpu_resource_only_where_the_gpu_is_enabled(
         assert find(docs, "Deployment", "ollama") == []
         return
     limits = ollama_container(docs)["resources"].get("limits", {})
-    assert {k: v for k, v in limits.items() if k not in ("cpu", "memory")} == expected
+    assert {k: v for k, v in limits.items() if k not in ("cpu", "memory", "ephemeral-storage")} == expected
 
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
@@ -252,7 +252,7 @@ def test_the_network_policy_admits_only_the_app_and_the_helm_test_to_ollama(
     policies = [p for p in find(docs, "NetworkPolicy") if selects(p["spec"]["podSelector"], ollama)]
     assert len(policies) == 1
     (policy,) = policies
-    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
     (rule,) = policy["spec"]["ingress"]
     assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
     peers = rule["from"]
@@ -425,8 +425,53 @@ def test_probes_check_the_api_and_the_locked_models(rendered: dict[str, list[dic
     assert container["readinessProbe"]["exec"]["command"] == check
     assert container["livenessProbe"]["httpGet"] == {"path": "/api/version", "port": "http"}
     app = one(rendered["prod"], "Deployment", "app")["spec"]["template"]["spec"]["containers"][0]
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+    for probe in ("startupProbe", "readinessProbe"):
         assert app[probe]["httpGet"] == {"path": "/_stcore/health", "port": "http"}
+    assert app["livenessProbe"]["tcpSocket"] == {"port": "http"}  # alive = accepts connections; never restarted
+    # with its sessions for a slow health answer (kube-score: liveness must differ from readiness)
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_container_requests_and_limits_ephemeral_storage_and_every_empty_dir_has_a_size_limit(
+    env: str, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    for name, spec in pod_specs(rendered[env]):
+        for container in containers(spec):
+            resources = container["resources"]
+            assert "ephemeral-storage" in resources["requests"] and "ephemeral-storage" in resources["limits"], name
+        for volume in spec["volumes"]:
+            if "emptyDir" in volume:
+                assert volume["emptyDir"]["sizeLimit"], f"{name} {volume['name']}"
+
+
+def test_the_app_reaches_only_dns_and_ollama(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    docs = rendered["prod"]
+    app = pod_labels(docs, "Deployment", "app")
+    (policy,) = [p for p in find(docs, "NetworkPolicy") if selects(p["spec"]["podSelector"], app)]
+    dns, to_ollama = policy["spec"]["egress"]
+    assert dns == {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+    assert to_ollama["ports"] == [{"port": 11434, "protocol": "TCP"}]
+    (peer,) = to_ollama["to"]
+    assert selects(peer["podSelector"], pod_labels(docs, "Deployment", "ollama"))
+
+
+def test_the_helm_test_accepts_nothing_and_reaches_dns_ollama_and_the_page(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    docs = rendered["prod"]
+    test = pod_labels(docs, "Job", "smoke-test")
+    (policy,) = [p for p in find(docs, "NetworkPolicy") if selects(p["spec"]["podSelector"], test)]
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in policy["spec"]
+    _, to_ollama, to_app = policy["spec"]["egress"]
+    assert selects(to_ollama["to"][0]["podSelector"], pod_labels(docs, "Deployment", "ollama"))
+    assert selects(to_app["to"][0]["podSelector"], pod_labels(docs, "Deployment", "app"))
+    assert to_app["ports"] == [{"port": 8501, "protocol": "TCP"}]
+
+
+def test_external_ollama_lets_the_app_connect_anywhere(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    docs = rendered["local-keynote"]
+    (policy,) = [p for p in find(docs, "NetworkPolicy") if p["metadata"]["name"] == "snap2prod-app"]
+    assert policy["spec"]["egress"][1] == {}  # host.docker.internal is outside the cluster
 
 
 @pytest.mark.parametrize("env", WITH_OLLAMA)
@@ -446,6 +491,19 @@ def test_app_replicas_spread_over_nodes(rendered: dict[str, list[dict[str, Any]]
     keys = [c["topologyKey"] for c in spec["topologySpreadConstraints"]]
     assert keys == ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
     assert all(selects(c["labelSelector"], app) for c in spec["topologySpreadConstraints"])
+    (preferred,) = spec["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert selects(preferred["podAffinityTerm"]["labelSelector"], app)
+
+
+def test_required_anti_affinity_keeps_app_replicas_off_each_others_nodes() -> None:
+    spec = one(template("prod", sets=["app.podAntiAffinity=required"]), "Deployment", "app")["spec"]["template"]
+    (term,) = spec["spec"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert (
+        "affinity"
+        not in one(template("prod", sets=["app.podAntiAffinity=none"]), "Deployment", "app")["spec"]["template"]["spec"]
+    )
 
 
 # --- the schema rejects bad values, saying where and why ---------------------------------------------------
