@@ -55,6 +55,8 @@ class ModelDetails:
     quantization: str
     context_length: int | None
     model_info: Mapping[str, Any] = field(default_factory=dict)
+    projector_info: Mapping[str, Any] = field(default_factory=dict)
+    """The vision projector's GGUF metadata (``clip.*``), empty for a model without one."""
 
     @property
     def can_see(self) -> bool:
@@ -307,6 +309,7 @@ class OllamaGateway:
             quantization=str(details.get("quantization_level", "")),
             context_length=int(ctx) if isinstance(ctx, int) else None,
             model_info=info,
+            projector_info=raw.get("projector_info") or {},
         )
 
     def capabilities(self, name: str) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ from app.settings import Settings
 from scripts.console import console, elapsed, step
 from scripts.kube import KubeClient
 from scripts.models.library import mirror_models
-from scripts.promote import preflight, rollout, verify
+from scripts.promote import memory, preflight, rollout, verify
 from scripts.promote.errors import ParityFailed, PreflightFailed, PromoteError, RolloutFailed, VerifyFailed
 from scripts.promote.monitoring import watch
 from scripts.promote.report import Report
@@ -100,6 +100,7 @@ def _promote(opts: Options, report: Report) -> None:
     try:
         with step(f"preflight: {target.context}", t):
             try:
+                facts = {} if opts.from_lock else model_memory(local_ollama(opts), lock)
                 checks, _ = preflight.run(
                     api,
                     namespace=opts.namespace,
@@ -109,6 +110,7 @@ def _promote(opts: Options, report: Report) -> None:
                     lock=lock,
                     production=opts.to == "prod",
                     ingress_strict=opts.to != "sim",
+                    memory=facts,
                 )
             except PreflightFailed as err:
                 report.checks = [asdict(c) for c in err.checks]
@@ -284,6 +286,15 @@ def _verify(
             if target.simulated
             else "passed (real inference on the fixture picture)"
         )
+
+
+def model_memory(host: str, lock: Lock) -> dict[str, memory.ModelMemory]:
+    """The locked models' memory facts (model_info) from the local Ollama parity just compared with the lock."""
+    gateway = OllamaGateway(host)
+    try:
+        return memory.read(gateway, lock)
+    finally:
+        gateway.close()
 
 
 def local_ollama(opts: Options) -> str:

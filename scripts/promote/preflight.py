@@ -4,23 +4,25 @@ Every check reads the cluster through the kubernetes client and the chart as Hel
 values, so the GPU check uses the very node selector, tolerations and requests the pods will carry. A check is
 ``ok``, ``warn`` (shown, the promotion goes on) or ``fail`` (the promotion stops before touching the cluster).
 
-GPU memory: the locked models' sizes (bytes from the lock) against the ``nvidia.com/gpu.memory`` label (MiB, set
-by GPU feature discovery; ``nvidia.com/mig-<profile>.memory`` for MIG slices) times the GPUs per pod. The largest
-model not fitting is a failure (Ollama would run it partly on the CPU); all models together not fitting is a
-warning (Ollama loads them in turn). Weights only: the KV cache needs more, so keep a margin.
+GPU memory: what each locked model takes loaded (``memory``: weights, KV cache for the pod's OLLAMA_NUM_PARALLEL
+and OLLAMA_CONTEXT_LENGTH, vision projector) against the ``nvidia.com/gpu.memory`` label (MiB, set by GPU feature
+discovery; ``nvidia.com/mig-<profile>.memory`` for MIG slices) times the GPUs per pod. The largest model not
+fitting is a failure (Ollama would run it partly on the CPU); all models together not fitting is a warning (Ollama
+loads them in turn). Without the local Ollama's model_info (``--from-lock``) only the weights are counted: a warning.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from app.lock import Lock
 from scripts.kube import KubeClient
 from scripts.promote import images
 from scripts.promote.errors import PreflightFailed
+from scripts.promote.memory import GIB, ModelMemory, default_context
 
 MIN_VERSION = (1, 29)  # stacks/chart/Chart.yaml: kubeVersion ">=1.29.0-0"
 HOOK = "helm.sh/hook"
@@ -48,6 +50,12 @@ class GpuPod:
     count: int
     node_selector: Mapping[str, str]
     tolerations: tuple[Mapping[str, Any], ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    """The literal environment of the containers that ask for the GPU (Ollama's settings)."""
+
+    def setting(self, name: str) -> int | None:
+        value = self.env.get(name, "")
+        return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 def gpu_workloads(docs: Iterable[Mapping[str, Any]]) -> list[GpuPod]:
@@ -58,10 +66,12 @@ def gpu_workloads(docs: Iterable[Mapping[str, Any]]) -> list[GpuPod]:
             continue
         spec = doc["spec"]["template"]["spec"]
         needs: dict[str, int] = {}
+        env: dict[str, str] = {}
         for container in spec.get("containers", []):
             for name, value in ((container.get("resources") or {}).get("limits") or {}).items():
                 if name.startswith("nvidia.com/"):
                     needs[name] = needs.get(name, 0) + int(value)
+                    env |= {e["name"]: str(e["value"]) for e in container.get("env") or [] if "value" in e}
         for resource, count in needs.items():
             found.append(
                 GpuPod(
@@ -71,6 +81,7 @@ def gpu_workloads(docs: Iterable[Mapping[str, Any]]) -> list[GpuPod]:
                     count=count,
                     node_selector=dict(spec.get("nodeSelector") or {}),
                     tolerations=tuple(spec.get("tolerations") or ()),
+                    env=env,
                 )
             )
     return found
@@ -165,26 +176,67 @@ def memory_label(resource: str) -> str:
     return f"{resource}.memory" if resource.startswith("nvidia.com/mig-") else "nvidia.com/gpu.memory"
 
 
-def check_model_memory(pod: GpuPod, nodes: list[Any], lock: Lock) -> Check:
+def check_model_memory(pod: GpuPod, nodes: list[Any], lock: Lock, memory: Mapping[str, ModelMemory]) -> list[Check]:
+    """Each locked model loaded as the pod's Ollama would load it, against the smallest matching GPU."""
+    name = "models fit in GPU memory"
     if not lock.models:
-        return Check("models fit in GPU memory", "warn", "the lock names no models")
+        return [Check(name, "warn", "the lock names no models")]
     label = memory_label(pod.resource)
     mibs = [int(m) for n in nodes if (m := (n.metadata.labels or {}).get(label, "")).isdigit()]
     if not mibs:
-        return Check("models fit in GPU memory", "warn", f"no node label {label}: GPU memory not checked")
+        return [Check(name, "warn", f"no node label {label}: GPU memory not checked")]
     available = min(mibs) * 1024 * 1024 * pod.count
+    room = f"{available / GIB:.1f} GiB ({pod.count} × {min(mibs)} MiB, label {label})"
+    checks = []
+    context = pod.setting("OLLAMA_CONTEXT_LENGTH")
+    if context is None:
+        context = default_context(available)
+        checks.append(
+            Check(
+                "context length",
+                "warn",
+                f"OLLAMA_CONTEXT_LENGTH is unset: Ollama picks the context from the GPU memory (4096 tokens below "
+                f"23 GiB, 32768 below 47 GiB, else 262144), here {context} tokens on {available / GIB:.1f} GiB; "
+                "set ollama.env.contextLength to what the app needs",
+            )
+        )
+    parallel = pod.setting("OLLAMA_NUM_PARALLEL") or 1
+    if not all(m.ref in memory for m in lock.models):
+        checks.append(_weights_only(name, lock, available, room))
+        return checks
+    needs = {m.ref: memory[m.ref].total(parallel, context) for m in lock.models}
+    largest = max(lock.models, key=lambda m: needs[m.ref])
+    facts = memory[largest.ref]
+    parts = (
+        f"weights {facts.weights / GIB:.2f} GiB + KV cache {facts.kv_cache(parallel, context) / GIB:.2f} GiB "
+        f"({parallel} parallel × {facts.context(context)} tokens × {facts.kv_bytes_per_token} B/token, f16) "
+        f"+ vision projector {facts.projector / GIB:.2f} GiB"
+    )
+    total = sum(needs.values())
+    if needs[largest.ref] > available:
+        fix = "lower ollama.env.contextLength or numParallel, or ask for more GPU memory"
+        what = f"{largest.ref} needs {needs[largest.ref] / GIB:.1f} GiB ({parts}): does not fit in {room}; {fix}"
+        checks.append(Check(name, "fail", what))
+    elif total > available:
+        what = f"all {len(lock.models)} models ({total / GIB:.1f} GiB loaded) exceed {room}: Ollama loads them in turn"
+        checks.append(Check(name, "warn", what))
+    else:
+        checks.append(Check(name, "ok", f"{total / GIB:.2f} GiB loaded in {room}; largest {largest.ref}: {parts}"))
+    return checks
+
+
+def _weights_only(name: str, lock: Lock, available: int, room: str) -> Check:
+    """The check without model_info: weights from the lock, and a warning that the KV cache was not counted."""
     largest = max(lock.models, key=lambda m: m.size)
     total = sum(m.size for m in lock.models)
-    gib = 1024**3
-    room = f"{available / gib:.1f} GiB ({pod.count} × {min(mibs)} MiB, label {label})"
     if largest.size > available:
-        return Check(
-            "models fit in GPU memory", "fail", f"{largest.ref} ({largest.size / gib:.1f} GiB) does not fit in {room}"
-        )
-    if total > available:
-        what = f"all {len(lock.models)} models ({total / gib:.1f} GiB) exceed {room}: Ollama loads them in turn"
-        return Check("models fit in GPU memory", "warn", what)
-    return Check("models fit in GPU memory", "ok", f"{total / gib:.2f} GiB of models in {room}")
+        return Check(name, "fail", f"{largest.ref} ({largest.size / GIB:.1f} GiB) does not fit in {room}")
+    return Check(
+        name,
+        "warn",
+        f"{total / GIB:.2f} GiB of weights in {room}; KV cache and projector not counted "
+        "(no model_info: promote without --from-lock to read it from the local Ollama)",
+    )
 
 
 def check_version(api: KubeClient) -> Check:
@@ -316,6 +368,7 @@ def run(
     lock: Lock,
     production: bool,
     ingress_strict: bool,
+    memory: Mapping[str, ModelMemory] | None = None,
 ) -> tuple[list[Check], list[str]]:
     """Every check; returns them and the names of the nodes the GPU pods can go to. Raises PreflightFailed
     (listing every failed check) when one fails."""
@@ -332,7 +385,7 @@ def run(
             check, fitting = check_gpus(pod, nodes, pods, release, namespace)
             checks.append(check)
             if fitting:
-                checks.append(check_model_memory(pod, fitting, lock))
+                checks += check_model_memory(pod, fitting, lock, memory or {})
                 gpu_nodes += [n.metadata.name for n in fitting]
     elif values.get("gpu", {}).get("enabled") and values.get("gpu", {}).get("dra", {}).get("enabled"):
         checks.append(Check("GPU capacity", "warn", "DRA: the scheduler allocates the device; not counted here"))
