@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -194,6 +194,48 @@ def load_catalog(path: Path | None = None) -> Catalog:
         raise CatalogError(f"{path} is not a valid model catalog:\n" + "\n".join(lines)) from None
     catalog._path = path
     return catalog
+
+
+# --- what the page shows and offers (its business rules live here, not in the page) --------------------
+
+SYNTHETIC_NOTE = "A synthetic model with random weights: the picture path is real, its words are not."
+
+
+def model_note(name: str) -> str:
+    """A sentence the page shows under the chosen vision model, or "" when there is nothing to warn about."""
+    return SYNTHETIC_NOTE if "synthetic" in split_name(name)[0].rsplit("/", 1)[-1] else ""
+
+
+def preferred_chat_model(installed: Sequence[str], fallback: str, catalog: Catalog | None) -> str:
+    """The model that answers follow-up questions by default: the first installed chat model of the catalog
+    that a registry serves (an offline stand-in made from a Modelfile is no better than the vision model),
+    else ``fallback`` (the model that described the picture)."""
+    if catalog is not None:
+        names = set(installed)
+        for entry in catalog.models:
+            if entry.role is Role.CHAT and entry.modelfile is None and entry.name in names:
+                return entry.name
+    return fallback
+
+
+def pullable(catalog: Catalog | None, installed: Sequence[str]) -> list[str]:
+    """Catalog models a registry serves that are not installed yet, in catalog order."""
+    if catalog is None:
+        return []
+    names = set(installed)
+    return [e.name for e in catalog.models if e.name not in names and not e.modelfile]
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+
+
+def pull_insecure(name: str) -> bool:
+    """Whether to pull ``name`` over plain HTTP: only from a registry on this machine's loopback address."""
+    base = split_name(name)[0]
+    if base.count("/") < 2:
+        return False  # library/model or namespace/model: the default registry, always HTTPS
+    host = base.split("/", 1)[0].rsplit(":", 1)[0] if not base.startswith("[") else base.split("]", 1)[0] + "]"
+    return host in _LOOPBACK
 
 
 # --- Modelfiles ------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.catalog import Catalog
-from app.gateway import ChatMessage, ChatStats, ChatStream, OllamaGateway
+from app.gateway import ChatMessage, ChatStats, ChatStream, ModelInfo, OllamaGateway
 from app.imaging import PreparedImage
 from app.metrics import Telemetry
 
@@ -59,9 +59,10 @@ def native_size(model: str, catalog: Catalog | None) -> int:
     return entry.image_size if entry is not None and entry.image_size else DEFAULT_NATIVE_SIZE
 
 
-def vision_models(gateway: OllamaGateway) -> list[str]:
-    """Installed models whose `/api/show` reports the vision capability."""
-    return [m.name for m in gateway.list_models() if "vision" in gateway.capabilities(m.name)]
+def vision_models(gateway: OllamaGateway, installed: Sequence[ModelInfo] | None = None) -> list[str]:
+    """Installed models whose `/api/show` reports the vision capability (asked once per model digest)."""
+    listed = gateway.list_models() if installed is None else installed
+    return [m.name for m in listed if "vision" in gateway.capabilities(m.name, m.digest)]
 
 
 def describe(gateway: OllamaGateway, image: PreparedImage, model: str, prompt: str) -> ChatStream:

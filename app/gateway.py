@@ -82,6 +82,11 @@ class Progress:
     total: int = 0
     completed: int = 0
 
+    @property
+    def fraction(self) -> float:
+        """How much of this layer is done (0 when the event carries no size)."""
+        return self.completed / self.total if self.total else 0.0
+
 
 @dataclass(frozen=True)
 class ChatStats:
@@ -219,6 +224,9 @@ class OllamaGateway:
         self._client = ollama.Client(host=self.host, timeout=timeout, headers=headers, **tls)
         self._http = httpx.Client(base_url=self.host, timeout=timeout, headers=headers, **tls)
         self._capabilities: dict[str, tuple[str, ...]] = {}
+        self._capabilities_by_digest: dict[str, tuple[str, ...]] = {}
+        """What ``/api/show`` said per model digest: a digest's capabilities never change, so a rerun of the page
+        asks only about models it has not seen (or that changed under the same name)."""
 
     def close(self) -> None:
         self._http.close()
@@ -312,7 +320,12 @@ class OllamaGateway:
             projector_info=raw.get("projector_info") or {},
         )
 
-    def capabilities(self, name: str) -> tuple[str, ...]:
+    def capabilities(self, name: str, digest: str = "") -> tuple[str, ...]:
+        """The model's capabilities; with its ``digest`` (from ``list_models``) cached for good per digest."""
+        if digest:
+            if digest not in self._capabilities_by_digest:
+                self._capabilities_by_digest[digest] = self.show(name).capabilities
+            return self._capabilities_by_digest[digest]
         if name not in self._capabilities:
             self.show(name)
         return self._capabilities[name]

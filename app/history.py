@@ -15,6 +15,7 @@ import numpy as np
 from app.describe import Metrics, Turn
 
 THUMBNAIL_SIDE = 160
+CHART_UNITS = ("TTFT ms", "tok/s")
 
 
 def thumbnail(jpeg: bytes, side: int = THUMBNAIL_SIDE) -> bytes:
@@ -91,6 +92,11 @@ class History:
             for c in self.captures
             if c.metrics is not None
         ]
+
+    def metrics_series(self) -> dict[str, list[dict[str, float | int]]]:
+        """The session chart's data, one series per unit (a chart each: ms and tok/s differ by 100×)."""
+        rows = self.metrics_rows()
+        return {unit: [{"capture": int(r["capture"]), unit: float(r[unit])} for r in rows] for unit in CHART_UNITS}
 
     def export_json(self) -> bytes:
         records = [c.as_record(with_thumbnail=True) for c in self.captures]

@@ -1,0 +1,110 @@
+"""What one person's page remembers between reruns, as one typed object (no streamlit here).
+
+The page keeps a single ``PageState`` in Streamlit's session state; everything else on the page is derived
+from it, the widgets' own values, and the Ollama server. ``Picture`` is a picture *as taken*: the bytes a
+browser camera or an upload delivered, or a decoded host-camera frame. It is prepared for each model from
+that original, so a second model (compare, describe again, live) never gets a picture compressed twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.camera import Frame
+from app.describe import Metrics
+from app.gateway import Progress
+from app.history import History
+from app.imaging import PreparedImage, prepare
+from app.live import LiveDescriber
+
+STATE_KEY = "page"
+FRAME_SEAM = "frame_seam"
+"""Session-state key through which tests hand the page a picture (bytes or a ``Frame``): AppTest has no camera."""
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A picture as taken: ``data`` (JPEG, PNG or WebP bytes, untrusted) or a host-camera ``frame``."""
+
+    source: str
+    data: bytes = field(default=b"", repr=False)
+    frame: Frame | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if (self.frame is None) == (not self.data):
+            raise ValueError("a Picture holds either bytes or a frame")
+
+    @property
+    def digest(self) -> str:
+        """Identifies the picture, so a rerun never describes the same one twice."""
+        if self.frame is not None:
+            return f"{self.source}#{self.frame.seq}@{self.frame.at}"
+        return hashlib.sha256(self.data).hexdigest()
+
+    def prepare(self, native_size: int) -> PreparedImage:
+        """The JPEG to send to a model of this native size, made from the picture as taken."""
+        if self.frame is not None:
+            return self.frame.prepare(native_size)
+        return prepare(self.data, native_size)
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """One column of the Compare tab."""
+
+    model: str
+    text: str
+    metrics: Metrics | None
+    error: str
+    sent_size: tuple[int, int] | None = None
+
+
+LiveWorker = LiveDescriber[Picture, tuple[str, Metrics | None]]
+
+
+@dataclass
+class PageState:
+    """Everything the page keeps for one session."""
+
+    history: History = field(default_factory=History)
+    described: str = ""
+    """Digest of the last picture described, so a rerun never describes it twice."""
+    last_picture: Picture | None = None
+    """The latest picture as taken: "Describe again" and Compare start from it."""
+    compare_results: list[CompareResult] = field(default_factory=list)
+    vision_models: list[str] = field(default_factory=list)
+    """The last known vision models: kept while Ollama is away, so the chosen model survives an outage."""
+    pull_events: list[Progress] = field(default_factory=list)
+    """The progress stream of the last Pull, as the progress bar showed it."""
+    pull_report: str = ""
+    live: LiveWorker | None = None
+    live_model: str = ""
+    live_prompt: str = ""
+
+    @classmethod
+    def of(cls, session: MutableMapping[Any, Any]) -> PageState:
+        """The session's state, created on its first run."""
+        state = session.get(STATE_KEY)
+        if not isinstance(state, cls):
+            state = cls()
+            session[STATE_KEY] = state
+        return state
+
+    def clear(self) -> None:
+        """Forget the captures and what came from them (the chosen model and prompt are widgets: they stay)."""
+        self.history.clear()
+        self.compare_results = []
+        self.last_picture = None
+
+
+def injected(session: MutableMapping[Any, Any]) -> Picture | None:
+    """A picture a test put into the seam (taken once)."""
+    seam = session.pop(FRAME_SEAM, None)
+    if isinstance(seam, bytes) and seam:
+        return Picture("injected", data=seam)
+    if isinstance(seam, Frame):
+        return Picture("injected frame", frame=seam)
+    return None

@@ -1,0 +1,82 @@
+"""Heavy objects, created once per server process (``st.cache_resource``), and the page's error guard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import streamlit as st
+
+from app.camera import Camera, Frame
+from app.catalog import Catalog, load_catalog
+from app.errors import Snap2ProdError
+from app.gateway import OllamaGateway
+from app.metrics import Telemetry
+from app.metrics import start as start_telemetry
+from app.settings import Settings
+
+T = TypeVar("T")
+
+
+@st.cache_resource
+def settings() -> Settings:
+    return Settings()
+
+
+@st.cache_resource
+def telemetry() -> Telemetry:
+    """/metrics on SNAP2PROD_METRICS_PORT, once per server process."""
+    return start_telemetry(settings())
+
+
+@st.cache_resource
+def gateway() -> OllamaGateway:
+    s = settings()
+    return OllamaGateway(
+        s.ollama_host,
+        connect_timeout_s=s.connect_timeout_s,
+        first_token_timeout_s=s.first_token_timeout_s,
+        observer=telemetry(),
+    )
+
+
+@st.cache_resource
+def catalog() -> Catalog | None:
+    try:
+        return load_catalog(Path(settings().catalog) if settings().catalog else None)
+    except Snap2ProdError:
+        return None
+
+
+@st.cache_resource
+def host_camera(source: str) -> Camera:
+    return Camera(source).start()
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What every part of the page works with."""
+
+    settings: Settings
+    gateway: OllamaGateway
+    catalog: Catalog | None
+    telemetry: Telemetry
+
+    def host_frame(self, timeout_s: float) -> Frame:
+        """The newest frame of the configured host camera, as decoded (no JPEG round trip)."""
+        return host_camera(self.settings.camera).latest_frame(timeout_s=timeout_s)
+
+
+def resources() -> Resources:
+    return Resources(settings(), gateway(), catalog(), telemetry())
+
+
+def attempt(fn: Callable[[], T], default: T) -> T:
+    """Run one call; on a known error show it and return ``default`` so the page keeps rendering."""
+    try:
+        return fn()
+    except Snap2ProdError as err:
+        st.error(str(err))
+        return default
