@@ -21,8 +21,6 @@ from app.imaging import PreparedImage, prepare
 from app.live import LiveDescriber
 
 STATE_KEY = "page"
-FRAME_SEAM = "frame_seam"
-"""Session-state key through which tests hand the page a picture (bytes or a ``Frame``): AppTest has no camera."""
 
 
 @dataclass(frozen=True)
@@ -98,13 +96,3 @@ class PageState:
         self.history.clear()
         self.compare_results = []
         self.last_picture = None
-
-
-def injected(session: MutableMapping[Any, Any]) -> Picture | None:
-    """A picture a test put into the seam (taken once)."""
-    seam = session.pop(FRAME_SEAM, None)
-    if isinstance(seam, bytes) and seam:
-        return Picture("injected", data=seam)
-    if isinstance(seam, Frame):
-        return Picture("injected frame", frame=seam)
-    return None

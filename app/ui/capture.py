@@ -12,7 +12,7 @@ from app import describe as uc
 from app.errors import Snap2ProdError
 from app.history import Capture, History
 from app.imaging import PreparedImage
-from app.session import PageState, Picture, injected
+from app.session import PageState, Picture
 from app.ui.resources import Resources, attempt
 from app.ui.sidebar import Status
 from app.ui.stream import stream_into
@@ -60,14 +60,14 @@ def _inputs(res: Resources, state: PageState, status: Status) -> Choice:
     elif status.up:
         st.info(NO_VISION_MODEL)
 
-    picture = injected(st.session_state)
-    if picture is None and source == "Browser camera":
+    picture: Picture | None = None
+    if source == "Browser camera":
         shot = st.camera_input("Take a picture", key="camera")
         picture = Picture("browser camera", data=shot.getvalue()) if shot else None
-    elif picture is None and source == "Upload":
+    elif source == "Upload":
         up = st.file_uploader("Upload a picture", type=["jpg", "jpeg", "png", "webp"], key="upload")
         picture = Picture("upload", data=up.getvalue()) if up else None
-    elif picture is None and st.button("Capture from host camera", key="host_capture"):
+    elif st.button("Capture from host camera", key="host_capture"):
         frame = attempt(partial(res.host_frame, 5.0), None)
         picture = Picture(f"host camera {camera}", frame=frame) if frame else None
     none_yet = state.history.latest is None and picture is None
