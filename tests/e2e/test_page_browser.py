@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +19,13 @@ from tests.conftest import jpeg_bytes
 from tests.e2e.conftest import CHROMIUM_ARGS
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
+WRITE_SCREENSHOT = "SNAP2PROD_WRITE_SCREENSHOT"
+"""Set (as `python -m tests.e2e.screenshot` does) to refresh the README's docs/screenshot.png; else a temp file."""
 TIMEOUT_MS = 120_000
+TRUNCATED_JPEG = (
+    "The JPEG image is incomplete: the file ends before the picture does (probably cut off while uploading or "
+    "copying). Take or send the picture again."
+)
 
 
 def write_y4m(path: Path, width: int = 640, height: int = 480) -> Path:
@@ -76,32 +84,50 @@ def test_take_photo_streams_a_description_errors_are_clear_and_ollama_can_come_b
     expect(page.locator(".st-key-metrics")).to_contain_text("TTFT", timeout=TIMEOUT_MS)
     expect(page.locator(".st-key-metrics")).to_contain_text("tok/s")
     assert _description(page)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
+    shot = SCREENSHOT if os.environ.get(WRITE_SCREENSHOT) else tmp_path / "screenshot.png"
     page.locator("[data-testid=stMain]").evaluate("main => main.scrollTo(0, 0)")
-    page.screenshot(path=str(SCREENSHOT))
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+
+    # a second photo: its caption replaces the first one, shown once
+    page.get_by_role("button", name="Clear photo").click(timeout=TIMEOUT_MS)
+    page.get_by_role("button", name="Take Photo").click(timeout=TIMEOUT_MS)
+    expect(page.locator(".st-key-description")).to_contain_text("capture #2 · ", timeout=TIMEOUT_MS)
+    expect(page.locator(".st-key-description [data-testid=stCaptionContainer]")).to_have_count(1)
+    expect(page.locator(".st-key-description [data-testid=stCaptionContainer]")).to_have_text(
+        re.compile(r"^capture #2 · .+ · browser camera$")
+    )
 
     # a corrupt upload: a clear error, and the page still works
     page.get_by_text("Upload", exact=True).click()
     corrupt = tmp_path / "holiday.jpg"
     corrupt.write_bytes(jpeg_bytes(seed=3)[:400])
     page.locator("input[type=file]").set_input_files(str(corrupt))
-    expect(page.locator(".st-key-description [data-testid=stAlert]")).to_contain_text("JPEG", timeout=TIMEOUT_MS)
+    expect(page.locator(".st-key-description [data-testid=stAlert]")).to_have_text(TRUNCATED_JPEG, timeout=TIMEOUT_MS)
     good = tmp_path / "good.png"
     cv2.imwrite(str(good), cv2.imdecode(np.frombuffer(jpeg_bytes(seed=4), np.uint8), cv2.IMREAD_COLOR))
     page.locator("input[type=file]").set_input_files(str(good))
-    expect(page.locator(".st-key-description")).to_contain_text("capture #2 · ", timeout=TIMEOUT_MS)
+    expect(page.locator(".st-key-description")).to_contain_text("capture #3 · ", timeout=TIMEOUT_MS)
     expect(page.locator(".st-key-description [data-testid=stAlert]")).to_have_count(0)
 
     # Ollama stops: a clear error, the page stays alive
     ollama_server.stop(state)
     page.get_by_role("button", name="Describe again").click()
-    expect(page.locator(".st-key-description")).to_contain_text("capture #3 · ", timeout=TIMEOUT_MS)
-    expect(page.locator(".st-key-description [data-testid=stAlert]")).to_contain_text("does not answer")
+    expect(page.locator(".st-key-description")).to_contain_text("capture #4 · ", timeout=TIMEOUT_MS)
+    expect(page.locator(".st-key-description [data-testid=stAlert]")).to_have_text(
+        re.compile(
+            "^"
+            + re.escape(f"Ollama does not answer at http://127.0.0.1:{port} (")
+            + ".+"
+            + re.escape("). Start it (`make demo` or `snap2prod up` does), or point OLLAMA_HOST at a running server.")
+            + "$"
+        )
+    )
 
     # Ollama comes back on the same address: works again without a reload
     ollama_server.start(state, port=port, tie_to_parent=True)
     page.get_by_role("button", name="Describe again").click()
-    expect(page.locator(".st-key-description")).to_contain_text("capture #4 · ", timeout=TIMEOUT_MS)
+    expect(page.locator(".st-key-description")).to_contain_text("capture #5 · ", timeout=TIMEOUT_MS)
     expect(page.locator(".st-key-description [data-testid=stAlert]")).to_have_count(0)
     expect(page.locator(".st-key-metrics")).to_contain_text("TTFT")
     assert _description(page)
