@@ -30,6 +30,8 @@ class Picture:
     source: str
     data: bytes = field(default=b"", repr=False)
     frame: Frame | None = field(default=None, repr=False)
+    _prepared: dict[int, PreparedImage] = field(default_factory=dict, repr=False, compare=False)
+    """Per native size: a rerun ("Describe again", a second Compare) need not decode and resize again."""
 
     def __post_init__(self) -> None:
         if (self.frame is None) == (not self.data):
@@ -43,10 +45,15 @@ class Picture:
         return hashlib.sha256(self.data).hexdigest()
 
     def prepare(self, native_size: int) -> PreparedImage:
-        """The JPEG to send to a model of this native size, made from the picture as taken."""
-        if self.frame is not None:
-            return self.frame.prepare(native_size)
-        return prepare(self.data, native_size)
+        """The JPEG to send to a model of this native size, made from the picture as taken (once per size)."""
+        if native_size not in self._prepared:
+            image = self.frame.prepare(native_size) if self.frame is not None else prepare(self.data, native_size)
+            self._prepared[native_size] = image
+        return self._prepared[native_size]
+
+    def again(self) -> Picture:
+        """The same picture for another try; what was prepared from it stays prepared."""
+        return Picture(f"again: {self.source.removeprefix('again: ')}", self.data, self.frame, self._prepared)
 
 
 @dataclass(frozen=True)

@@ -87,8 +87,7 @@ def _description(res: Resources, state: PageState, choice: Choice) -> None:
             describe_now(res, state.history, picture, choice)
         elif choice.again and state.last_picture is not None and choice.model:
             # From the picture as taken, so every model and every try starts from the same original.
-            last = state.last_picture
-            describe_now(res, state.history, Picture(f"again: {last.source}", last.data, last.frame), choice)
+            describe_now(res, state.history, state.last_picture.again(), choice)
         elif state.history.latest is not None:
             show_capture(state.history.latest)
         else:

@@ -1,0 +1,71 @@
+"""The benchmark rules that keep figures honest, and the README's table made from bench/report.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.report import (
+    README,
+    README_END,
+    README_START,
+    REPORT_DIR,
+    BenchResult,
+    Spread,
+    alternating_pairs,
+    paired_ratio,
+    readme_section,
+    readme_with_section,
+    write,
+)
+
+
+def test_the_readme_table_is_the_one_made_from_the_committed_report() -> None:
+    readme = README.read_text()
+    assert readme.count(README_START) == 1 and readme.count(README_END) == 1
+    start, end = readme.index(README_START), readme.index(README_END) + len(README_END)
+    assert readme[start:end] == readme_section((REPORT_DIR / "report.md").read_text()), (
+        "README's benchmark table differs from bench/report.md: run `make bench` (it rewrites both)"
+    )
+
+
+def test_every_target_of_the_report_is_in_the_readme_with_its_verdict() -> None:
+    section = readme_section((REPORT_DIR / "report.md").read_text())
+    rows = [line for line in section.splitlines() if line.startswith("| P")]
+    assert [row.split(" | ")[0] for row in rows] == ["| P1", "| P2", "| P3", "| P4"]
+    assert all(row.endswith(("| yes |", "| **no** |")) for row in rows)
+    assert all(row.split(" | ")[3].strip() for row in rows), "each row carries the measured summary"
+
+
+def test_the_readme_section_follows_a_new_report(tmp_path: Path) -> None:
+    results = [
+        BenchResult("P1", "one", "≤ 1.1 × fair", True, {"runs": 11, "ratio": 0.98}, "n", "0.98 ×"),
+        BenchResult("P2", "two", "≤ 1.02 × raw", False, {"runs": 11, "ratio": 1.04}, "n", "TTFT 1.04 ×"),
+    ]
+    report = write(results, tmp_path, note="busy machine")
+    old = f"intro\n{README_START}\nstale figures\n{README_END}\noutro\n"
+    new = readme_with_section(old, report.read_text())
+    assert new.startswith("intro\n") and new.endswith("\noutro\n") and "stale" not in new
+    assert "| P1 | one | ≤ 1.1 × fair | 0.98 × | yes |" in new
+    assert "| P2 | two | ≤ 1.02 × raw | TTFT 1.04 × | **no** |" in new
+    assert "busy machine" in report.read_text()
+
+
+def test_a_readme_without_markers_is_refused() -> None:
+    with pytest.raises(ValueError, match="no benchmark section"):
+        readme_with_section("no markers here", "")
+
+
+def test_pairs_alternate_their_order() -> None:
+    calls: list[str] = []
+    ours, raws = alternating_pairs(lambda: calls.append("ours") or 2.0, lambda: calls.append("raw") or 1.0, 4)
+    assert calls == ["ours", "raw", "raw", "ours", "ours", "raw", "raw", "ours"]
+    assert paired_ratio(ours, raws) == Spread(2.0, 2.0, 2.0)
+
+
+def test_a_spread_is_the_median_and_quartiles() -> None:
+    spread = Spread.of([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert (spread.median, spread.q1, spread.q3) == (3.0, 2.0, 4.0)
+    assert spread.iqr == 2.0
+    assert spread.text("ms") == "3 (IQR 2–4) ms"

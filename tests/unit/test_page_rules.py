@@ -1,0 +1,102 @@
+"""The page's rules, kept out of the page: which note a model gets, which model answers follow-ups, what to pull
+and how, how a picture is prepared from the picture as taken, and the session chart's series."""
+
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from app import catalog as cat
+from app.camera import Frame
+from app.catalog import load_catalog
+from app.describe import Metrics
+from app.history import History
+from app.imaging import prepare
+from app.session import PageState, Picture
+from tests.conftest import jpeg_bytes
+
+
+def test_only_a_synthetic_model_gets_the_synthetic_note() -> None:
+    assert cat.model_note("snap2prod/smolvlm-synthetic:135m") == cat.SYNTHETIC_NOTE
+    assert cat.model_note("moondream:latest") == ""
+    assert cat.model_note("synthetic-host:5000/ns/llava:7b") == ""  # a registry's name is not the model's
+
+
+def test_follow_ups_default_to_a_registry_chat_model_else_the_describing_model() -> None:
+    catalog = load_catalog()
+    assert cat.preferred_chat_model(["llava:7b", "mistral:latest"], "llava:7b", catalog) == "mistral:latest"
+    # the offline stand-in (made from a Modelfile) is no better than the vision model itself
+    assert cat.preferred_chat_model(["snap2prod/smollm2:135m"], "llava:7b", catalog) == "llava:7b"
+    assert cat.preferred_chat_model(["mistral:latest"], "llava:7b", None) == "llava:7b"
+
+
+def test_pullable_models_are_the_registry_ones_not_installed_in_catalog_order() -> None:
+    catalog = load_catalog()
+    offered = cat.pullable(catalog, ["llava:7b"])
+    assert "llava:7b" not in offered and "snap2prod/smollm2:135m" not in offered
+    assert offered == [e.name for e in catalog.models if e.name != "llava:7b" and not e.modelfile]
+    assert cat.pullable(None, []) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "insecure"),
+    [
+        ("127.0.0.1:5000/snap2prod/smollm2:135m", True),
+        ("localhost:5000/snap2prod/smollm2:135m", True),
+        ("registry.example.com/snap2prod/smollm2:135m", False),
+        ("snap2prod/smollm2:135m", False),
+        ("moondream:latest", False),
+    ],
+)
+def test_only_a_loopback_registry_is_pulled_over_plain_http(name: str, insecure: bool) -> None:
+    assert cat.pull_insecure(name) is insecure
+
+
+def test_a_picture_is_prepared_from_the_bytes_as_taken_once_per_size() -> None:
+    raw = jpeg_bytes(1280, 720, seed=7)
+    picture = Picture("upload", data=raw)
+    first = picture.prepare(224)
+    assert first.jpeg == prepare(raw, 224).jpeg and first.original_bytes == len(raw)
+    assert picture.prepare(224) is first
+    assert picture.again().prepare(224) is first and picture.again().source == "again: upload"
+    assert picture.again().again().source == "again: upload"
+    assert picture.prepare(336).jpeg == prepare(raw, 336).jpeg
+
+
+def test_a_host_camera_frame_goes_through_frame_prepare_without_a_jpeg_round_trip() -> None:
+    image = cv2.imdecode(np.frombuffer(jpeg_bytes(800, 600, seed=8), np.uint8), cv2.IMREAD_COLOR)
+    frame = Frame(image, seq=3, at=time.monotonic())
+    picture = Picture("host camera 0", frame=frame)
+    prepared = picture.prepare(224)
+    assert prepared.jpeg == frame.prepare(224).jpeg
+    assert prepared.original_bytes == 800 * 600 * 3 and prepared.format == "frame"
+    assert picture.digest != Picture("host camera 0", frame=Frame(image, seq=4, at=frame.at)).digest
+
+
+def test_a_picture_holds_bytes_or_a_frame() -> None:
+    with pytest.raises(ValueError, match="either bytes or a frame"):
+        Picture("nothing")
+
+
+def test_the_session_chart_has_a_series_per_unit() -> None:
+    history = History()
+    for i, (ttft, tps) in enumerate([(2500.0, 40.0), (1800.0, 55.0)]):
+        capture = history.add(source="s", model="m", prompt="p", image_jpeg=jpeg_bytes(seed=i))
+        capture.metrics = Metrics("m", ttft, ttft * 2, tps, 10, 100.0, 10.0, 5.0)
+    assert history.metrics_series() == {
+        "TTFT ms": [{"capture": 1, "TTFT ms": 2500.0}, {"capture": 2, "TTFT ms": 1800.0}],
+        "tok/s": [{"capture": 1, "tok/s": 40.0}, {"capture": 2, "tok/s": 55.0}],
+    }
+
+
+def test_page_state_is_one_object_per_session_and_clearing_keeps_nothing_of_the_captures() -> None:
+    session: dict[str, object] = {}
+    state = PageState.of(session)
+    assert PageState.of(session) is state
+    state.history.add(source="s", model="m", prompt="p", image_jpeg=jpeg_bytes())
+    state.last_picture = Picture("upload", data=jpeg_bytes())
+    state.clear()
+    assert state.history.captures == [] and state.last_picture is None and state.compare_results == []
