@@ -173,3 +173,28 @@ def test_text_received_before_a_cut_is_kept_by_the_caller() -> None:
             for piece in OllamaGateway(url).chat_stream("m", HELLO):
                 received.append(piece)
         assert "".join(received) == "a a a "
+
+
+def test_capabilities_are_asked_once_per_digest_and_again_when_the_digest_changes(
+    ollama_host: str, text_model: str, vision_model: str
+) -> None:
+    """What a rerun of the page does: list the models, then ask each one's capabilities by its digest."""
+    shows: list[str] = []
+    gw = OllamaGateway(ollama_host)
+    gw._http.event_hooks["request"].append(lambda request: shows.append(request.url.path))
+    name = "snap2prod/caps-cache:test"
+    try:
+        gw.copy(text_model, name)
+        for _ in range(3):
+            (first,) = [m for m in gw.list_models() if m.name == name]
+            assert "vision" not in gw.capabilities(name, first.digest)
+        assert shows.count("/api/show") == 1
+        gw.delete(name)
+        gw.copy(vision_model, name)  # the same name, now another model: another digest
+        (second,) = [m for m in gw.list_models() if m.name == name]
+        assert second.digest != first.digest
+        assert "vision" in gw.capabilities(name, second.digest)
+        assert shows.count("/api/show") == 2
+    finally:
+        gw.delete(name)
+        gw.close()
