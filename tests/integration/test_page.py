@@ -31,7 +31,7 @@ from app.imaging import fit_long_side, prepare
 from app.session import STATE_KEY, PageState
 from app.ui.capture import PICTURE_BUT_NO_MODEL, capture_caption
 from app.ui.sidebar import loaded_caption
-from scripts import ollama_server
+from scripts.demo import ollama_server
 from scripts.processes import free_port
 from tests import models_fixtures
 from tests.conftest import jpeg_bytes
