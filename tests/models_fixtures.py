@@ -20,6 +20,8 @@ import http.server
 import json
 import re
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,6 +191,24 @@ def fault_dropping_blob_store(tmp_path: Path, mirror_registry: Mirror) -> Iterat
             ManagedProcess(pid_file.stem, state).stop()
 
 
+@pytest.fixture
+def fault_slow_blob_store(tmp_path: Path, mirror_registry: Mirror) -> Iterator[Registry]:
+    """Fault injection: a slow network (20 MB/s for all downloads together) behind a registry on the mirror's
+    storage, so a pull of the test model takes about five seconds; nothing is cut."""
+    assert mirror_registry.redirecting.storage is not None
+    state = tmp_path / "slow"
+    state.mkdir()
+    try:
+        extra = (str(1 << 40), str(state / "requests.jsonl"), str(20_000_000))
+        port = start_blob_store(state, mirror_registry.redirecting.storage, name="fault-slow-blob-store", extra=extra)
+        yield start_distribution(
+            state, mirror_registry.redirecting.storage, redirect_to=f"http://localhost:{port}/", name="registry"
+        )
+    finally:
+        for pid_file in state.glob("*.pid"):
+            ManagedProcess(pid_file.stem, state).stop()
+
+
 @pytest.fixture(scope="module")
 def crane_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     """`crane registry serve` (go-containerregistry) with its blobs on disk."""
@@ -230,8 +250,21 @@ def _serve_static(root: Path, port: int) -> None:
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)")
 
 
-def _serve_fault(root: Path, port: int, drop_after: int, log: Path) -> None:
+def _serve_fault(root: Path, port: int, drop_after: int, log: Path, rate: int = 0) -> None:
+    """Cuts the first download of each big blob after ``drop_after`` bytes; with ``rate`` (bytes/s, over all
+    connections together) it is also a slow network, so a pull lasts long enough to show its progress."""
     dropped: set[str] = set()
+    pace_lock = threading.Lock()
+    pace = [time.monotonic()]
+
+    def throttle(n: int) -> None:
+        if not rate:
+            return
+        with pace_lock:
+            now = time.monotonic()
+            pace[0] = max(now, pace[0]) + n / rate
+            wait = pace[0] - now
+        time.sleep(wait)
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -286,6 +319,7 @@ def _serve_fault(root: Path, port: int, drop_after: int, log: Path) -> None:
                     chunk = fh.read(min(1 << 20, remaining))
                     if not chunk:
                         break
+                    throttle(len(chunk))
                     self.wfile.write(chunk)
                     remaining -= len(chunk)
             if cut:
@@ -306,7 +340,7 @@ def main(argv: list[str]) -> int:
     if mode == "blob-store":
         _serve_static(root, port)
     elif mode == "fault-blob-store":
-        _serve_fault(root, port, int(argv[3]), Path(argv[4]))
+        _serve_fault(root, port, int(argv[3]), Path(argv[4]), int(argv[5]) if len(argv) > 5 else 0)
     else:
         print(f"unknown mode {mode!r}", file=sys.stderr)
         return 2
@@ -320,6 +354,7 @@ __all__ = [
     "ScratchOllama",
     "crane_registry",
     "fault_dropping_blob_store",
+    "fault_slow_blob_store",
     "mirror_registry",
     "requests_logged",
     "scratch_ollama",

@@ -24,9 +24,10 @@ from scripts import cli, demo, toolchain
 from scripts.processes import ManagedProcess, free_port
 from tests import models_fixtures
 from tests.fixtures.chart.helm import lock_values, one, template
-from tests.models_fixtures import Mirror, ScratchOllama, start_ollama
+from tests.models_fixtures import Mirror, Registry, ScratchOllama, start_ollama
 
 mirror_registry = models_fixtures.mirror_registry
+fault_slow_blob_store = models_fixtures.fault_slow_blob_store
 
 NAMESPACE = "snap2prod"
 
@@ -166,8 +167,14 @@ def test_provisioning_again_skips_a_model_already_present_with_its_locked_digest
     assert "pulling" not in proc.stdout
 
 
-def test_provisioning_shows_the_progress_of_a_long_pull_as_plain_text(shipped: Shipped, tmp_path: Path) -> None:
-    proc = run_pull(shipped, tmp_path / "models", SNAP2PROD_PROGRESS_SECONDS="1")  # the pod's default: every 10 s
+def test_provisioning_shows_the_progress_of_a_long_pull_as_plain_text(
+    shipped: Shipped, tmp_path: Path, mirror_registry: Mirror, fault_slow_blob_store: Registry
+) -> None:
+    ((ref, source, digest, also, manifest),) = shipped.rows()
+    slow = source.replace(mirror_registry.redirecting.address, fault_slow_blob_store.address)
+    models_list = shipped.with_rows("slow.list", [[ref, slow, digest, also, manifest]])
+    # the pod's default is every 10 s; the slow network makes the pull last about 5 s
+    proc = run_pull(shipped, tmp_path / "models", models_list, SNAP2PROD_PROGRESS_SECONDS="1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     progress = [line for line in proc.stdout.splitlines() if "pull-models:   " in line]
     assert progress, proc.stdout

@@ -70,7 +70,7 @@ def pull_side(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchOllam
 def pulled(mirrored: Mirrored, pull_side: ScratchOllama, text_model: str) -> list[Progress]:
     assert pull_side.gateway.list_models() == []
     locked = mirrored.lock.find(text_model)
-    return pull_model(pull_side.gateway, text_model, locked, registry=mirrored.registry, insecure=True, show=False)
+    return pull_model(pull_side.gateway, text_model, locked, registry=mirrored.registry, insecure=True)
 
 
 def _crane_digest(ref: str) -> str:
@@ -125,7 +125,10 @@ def test_pull_from_the_mirror_reports_progress_for_each_layer(pulled: list[Progr
     model_layer = [e for e in pulled if e.digest and e.total > 50_000_000]
     assert model_layer, [e.status for e in pulled]
     assert {e.total for e in model_layer} == {98_362_432}
-    assert max(e.completed for e in model_layer) == 98_362_432
+    completed = [e.completed for e in model_layer]
+    assert completed == sorted(completed), "progress went backwards"
+    # Ollama 0.32 reports progress at most every few hundred ms and sends no final 100 % event before it verifies.
+    assert 0.5 * 98_362_432 <= completed[-1] <= 98_362_432, completed[-5:]
     statuses = [e.status for e in pulled]
     assert "verifying sha256 digest" in statuses
     assert statuses[-1] == "success"
@@ -186,10 +189,11 @@ def test_pull_resumes_a_blob_download_cut_off_mid_way(
     server = scratch_ollama()
     registry = fault_dropping_blob_store.registry.namespace(NAMESPACE)
     locked = mirrored.lock.find(text_model)
-    events = pull_model(server.gateway, text_model, locked, registry=registry, insecure=True, show=False)
+    events = pull_model(server.gateway, text_model, locked, registry=registry, insecure=True)
     assert events[-1].status == "success"
+    (weights,) = {e.digest for e in events if e.digest and e.total > fault_dropping_blob_store.drop_after}
     gets = [r for r in requests_logged(fault_dropping_blob_store.log) if r["method"] == "GET" and r["range"]]
-    model_gets = [r for r in gets if "b179c9523d0e" in str(r["path"])]
+    model_gets = [r for r in gets if weights.removeprefix("sha256:")[:12] in str(r["path"])]
     starts = [int(str(r["range"]).removeprefix("bytes=").split("-")[0]) for r in model_gets]
     assert starts[0] == 0
     assert len(starts) >= 2, model_gets
