@@ -9,7 +9,7 @@ import sys
 
 from bench.report import BenchResult, update_readme, write
 
-MODULES = ("bench.frame_pipeline", "bench.gateway_stream", "bench.page_latency", "bench.promote")
+MODULES = ("bench.frame_pipeline", "bench.gateway_stream", "bench.page_latency", "bench.promote", "bench.cpu_baseline")
 
 
 def _load() -> str:

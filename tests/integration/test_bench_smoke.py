@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from bench import frame_pipeline, gateway_stream, page_latency, promote
+from bench import cpu_baseline, frame_pipeline, gateway_stream, page_latency, promote
 from bench.report import BenchResult
 from scripts.sim import SimCluster
 from tests.kube import exists
@@ -65,3 +65,9 @@ def test_p4_promote_runs_on_the_shared_sim_cluster(reuse_ollama: str, sim_cluste
                 while core.list_namespaced_pod(name).items and time.monotonic() < deadline:
                     time.sleep(0.25)
     assert_measured(result, "P4", ("cold s", "raw helm --wait s", "cold / raw", "no-op s", "dry-run s"))
+
+
+def test_p5_cpu_baseline_runs(text_model: str) -> None:
+    """Baseline against itself (no native build in a smoke run): two real servers, the measuring code path."""
+    result = cpu_baseline.run(runs=1, build_native=False)
+    assert_measured(result, "P5", ("baseline tok/s", "native tok/s", "baseline / native"))
