@@ -583,6 +583,126 @@ def _debian_tool(package: str, binary: str) -> Tool:
     return Tool(package, "debian12", 1, install, probe)
 
 
+# --- real containers and KIND (issue #12) ----------------------------------------------------------
+# The container engine, kind, and what an offline KIND node image is built from. The node image itself and the
+# app/Ollama images are built by scripts/kind and scripts/images into the same cache.
+
+KIND_VERSION = "0.33.0"
+COREDNS_VERSION = "1.14.2"  # what kubeadm 1.36 names (constants.CoreDNSVersion)
+CRICTL_VERSION = "1.37.0"
+LOCAL_PATH_PROVISIONER_VERSION = "0.0.30"
+ENGINE_PACKAGES = ("podman", "runc", "mmdebstrap", "iptables", "uidmap")
+KUBE_NODE_COMMANDS = ("kubelet", "kubeadm", "kube-proxy")
+
+
+def _engine_problems() -> list[str]:
+    from scripts.kind import engine_config
+
+    problems = [f"{engine_config.config_path()} lacks {m}" for m in engine_config.missing()]
+    problems += [f"{p} is not installed" for p in ("runc", "mmdebstrap") if shutil.which(p) is None]
+    return problems + ([] if Path("/lib/modules").is_dir() else ["/lib/modules is missing (kind mounts it)"])
+
+
+def _install_podman(home: Path, log: Path) -> None:
+    """podman + mmdebstrap from Debian, the containers.conf this VM needs, and /lib/modules for kind."""
+    from scripts.kind import engine_config
+
+    _ensure_debian(ENGINE_PACKAGES, log)
+    try:
+        conflicts = engine_config.ensure()
+    except (OSError, ValueError) as err:
+        raise ToolchainError(f"cannot write the container engine's config: {err}") from None
+    for conflict in conflicts:
+        print(f"  podman: keeping your {conflict}", flush=True)
+    Path("/lib/modules").mkdir(parents=True, exist_ok=True)  # Firecracker VMs have none; kind bind-mounts it
+    (home / "bin").mkdir(exist_ok=True)
+    for binary in ("podman", "mmdebstrap"):
+        target = home / "bin" / binary
+        target.unlink(missing_ok=True)
+        target.symlink_to(shutil.which(binary) or f"/usr/bin/{binary}")
+
+
+def _probe_podman(home: Path) -> str:
+    version = _first_match(r"(\d+\.\d+\.\d+)", _capture([str(home / "bin" / "podman"), "--version"]))
+    mmdebstrap = _first_match(r"(\d+\.\d+\.\d+)", _capture([str(home / "bin" / "mmdebstrap"), "--version"]))
+    problems = _engine_problems()
+    return f"{version} (mmdebstrap {mmdebstrap})" + (f"; NOT ready: {'; '.join(problems)}" if problems else "")
+
+
+def _install_kind(home: Path, log: Path) -> None:
+    pkg = f"sigs.k8s.io/kind@v{KIND_VERSION}"
+    _run(["go", "install", "-ldflags", "-s -w", pkg], log, env={**_go_env(home), "CGO_ENABLED": "0"})
+
+
+def _probe_kind(home: Path) -> str:
+    return _first_match(r"kind v(\S+)", _capture([str(home / "bin" / "kind"), "version"]))
+
+
+def _install_kube_node(home: Path, log: Path) -> None:
+    """kubelet, kubeadm and kube-proxy for the KIND node, from the same wrapper module as the control plane."""
+    _install_kubernetes(home, log, KUBE_NODE_COMMANDS)
+
+
+def _probe_kube_node(home: Path) -> str:
+    versions = {
+        _first_match(r"v(\d+\.\d+\.\d+)", _capture([str(home / "bin" / c), "--version"]))
+        for c in ("kubelet", "kube-proxy")
+    }
+    versions.add(_first_match(r"v(\d+\.\d+\.\d+)", _capture([str(home / "bin" / "kubeadm"), "version", "-o", "short"])))
+    return versions.pop() if len(versions) == 1 else f"mismatch: {sorted(versions)}"
+
+
+def _go_install_tool(pkg: str) -> Callable[[Path, Path], None]:
+    def install(home: Path, log: Path) -> None:
+        _run(["go", "install", "-trimpath", "-ldflags", "-s -w", pkg], log, env={**_go_env(home), "CGO_ENABLED": "0"})
+
+    return install
+
+
+def _probe_coredns(home: Path) -> str:
+    return _first_match(r"CoreDNS-(\d+\.\d+\.\d+)", _capture([str(home / "bin" / "coredns"), "-version"]))
+
+
+def _probe_crictl(home: Path) -> str:
+    return _first_match(r"v(\d+\.\d+\.\d+)", _capture([str(home / "bin" / "crictl"), "--version"]))
+
+
+def _probe_local_path(home: Path) -> str:
+    binary = home / "bin" / "local-path-provisioner"
+    return LOCAL_PATH_PROVISIONER_VERSION if binary.exists() and os.access(binary, os.X_OK) else "missing"
+
+
+CONTAINER_TOOLS = (
+    Tool("podman", "debian12", 2, _install_podman, _probe_podman),
+    Tool("kind", KIND_VERSION, 1, _install_kind, _probe_kind),
+    Tool("kube-node", KUBERNETES_VERSION, 10, _install_kube_node, _probe_kube_node),
+    Tool(
+        "coredns",
+        COREDNS_VERSION,
+        3,
+        _go_install_tool(f"github.com/coredns/coredns@v{COREDNS_VERSION}"),
+        _probe_coredns,
+    ),
+    Tool(
+        "crictl",
+        CRICTL_VERSION,
+        1,
+        _go_install_tool(f"sigs.k8s.io/cri-tools/cmd/crictl@v{CRICTL_VERSION}"),
+        _probe_crictl,
+    ),
+    Tool(
+        "local-path-provisioner",
+        LOCAL_PATH_PROVISIONER_VERSION,
+        2,
+        _go_install_tool(f"github.com/rancher/local-path-provisioner@v{LOCAL_PATH_PROVISIONER_VERSION}"),
+        _probe_local_path,
+    ),
+)
+"""Tools for real containers, KIND and the offline node image (profile `kind`)."""
+
+# --- end of real containers and KIND ---------------------------------------------------------------
+
+
 TOOLS: dict[str, Tool] = {
     t.name: t
     for t in (
@@ -598,11 +718,27 @@ TOOLS: dict[str, Tool] = {
         Tool("crane", CRANE_VERSION, 2, _install_crane, _probe_crane),
         Tool("distribution", DISTRIBUTION_VERSION, 4, _install_distribution, _probe_distribution),
         *SCANNER_TOOLS,
+        *CONTAINER_TOOLS,
     )
 }
 
 PROFILES: dict[str, tuple[str, ...]] = {
     "demo": ("ollama", "smollm2"),
+    "kind": (
+        "podman",
+        "kind",
+        "kubernetes",
+        "kubectl",
+        "kube-node",
+        "etcd",
+        "coredns",
+        "crictl",
+        "local-path-provisioner",
+        "distribution",
+        "helm",
+        "ollama",
+        "smollm2",
+    ),
     "all": tuple(TOOLS),
 }
 
