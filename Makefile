@@ -56,6 +56,12 @@ bench: venv toolchain
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
+# Container images of the stack (offline: Debian-made bases); `snap2prod images build --help` has the options.
+.PHONY: images
+images: venv
+	@$(PYTHON) -m scripts.toolchain --only podman,ollama
+	@$(BIN)/snap2prod images build
+
 # `make promote TARGET=sim` (or kind, prod); more flags in PROMOTE_ARGS, e.g. PROMOTE_ARGS="--dry-run".
 .PHONY: promote
 TARGET ?= sim

@@ -652,9 +652,10 @@ def _probe_kube_node(home: Path) -> str:
     return versions.pop() if len(versions) == 1 else f"mismatch: {sorted(versions)}"
 
 
-def _go_install_tool(pkg: str) -> Callable[[Path, Path], None]:
+def _go_install_tool(pkg: str, ldflags: str = "") -> Callable[[Path, Path], None]:
     def install(home: Path, log: Path) -> None:
-        _run(["go", "install", "-trimpath", "-ldflags", "-s -w", pkg], log, env={**_go_env(home), "CGO_ENABLED": "0"})
+        flags = f"-s -w {ldflags}".strip()
+        _run(["go", "install", "-trimpath", "-ldflags", flags, pkg], log, env={**_go_env(home), "CGO_ENABLED": "0"})
 
     return install
 
@@ -664,7 +665,7 @@ def _probe_coredns(home: Path) -> str:
 
 
 def _probe_crictl(home: Path) -> str:
-    return _first_match(r"v(\d+\.\d+\.\d+)", _capture([str(home / "bin" / "crictl"), "--version"]))
+    return _first_match(r"(\d+\.\d+\.\d+)", _capture([str(home / "bin" / "crictl"), "--version"]))
 
 
 def _probe_local_path(home: Path) -> str:
@@ -687,7 +688,10 @@ CONTAINER_TOOLS = (
         "crictl",
         CRICTL_VERSION,
         1,
-        _go_install_tool(f"sigs.k8s.io/cri-tools/cmd/crictl@v{CRICTL_VERSION}"),
+        _go_install_tool(
+            f"sigs.k8s.io/cri-tools/cmd/crictl@v{CRICTL_VERSION}",
+            f"-X sigs.k8s.io/cri-tools/pkg/version.Version={CRICTL_VERSION}",
+        ),
         _probe_crictl,
     ),
     Tool(
