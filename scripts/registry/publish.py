@@ -63,7 +63,7 @@ def push(address: str, log: Path) -> dict[str, Any]:
 def _serves(address: str, entry: dict[str, Any]) -> bool:
     repository = str(entry["repository"]).removeprefix(f"{address}/")
     try:
-        return served_digest(address, repository, str(entry["tag"])) == entry["digest"]
+        return served_digest(address, repository, str(entry["tag"])) == str(entry["digest"])
     except (podman.EngineError, httpx.HTTPError):
         return False
 

@@ -31,6 +31,7 @@ def test_shipped_catalog_lists_the_models_of_issue_4() -> None:
         "llama3.2-vision:11b",
         "mistral:latest",
         "snap2prod/smollm2:135m",
+        "snap2prod/smolvlm-synthetic:135m",
     }
 
 
