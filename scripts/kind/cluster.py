@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from dataclasses import asdict, dataclass, field
@@ -62,6 +63,10 @@ def read_record(name: str) -> Record | None:
 
 
 def _kind() -> list[str]:
+    """The toolchain's kind, built on first use (it needs Go, like every tool of the toolchain)."""
+    if not toolchain.TOOLS["kind"].installed() and shutil.which("go") is None:
+        raise KindError(f"kind is not installed and cannot be built here (no Go on PATH): install Go, then "
+                        f"`snap2prod toolchain --only kind` (kind v{toolchain.KIND_VERSION})")  # fmt: skip
     return [str(toolchain.binary("kind"))]
 
 

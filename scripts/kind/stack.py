@@ -1,0 +1,28 @@
+"""What `promote --to kind` adds: the stack's images built and pushed into the local registry (by digest),
+and the locked models mirrored there, so the node pulls both the way a production cluster pulls its own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scripts import toolchain
+from scripts.images import build
+from scripts.registry import local, publish
+
+MODELS_PUSH = f"{local.PUSH_ADDRESS}/snap2prod"
+"""Where the host's Ollama pushes the locked models."""
+MODELS_PULL = f"{local.MODELS_ADDRESS}/snap2prod"
+"""Where the Ollama pod's init container pulls them from (the redirecting registry on the KIND network)."""
+
+
+def image_values() -> dict[str, Any]:
+    """Build (cached by content) and push (skipped when the registry has these bytes); the chart values."""
+    log = toolchain.cache_dir() / "logs" / "kind-images.log"
+    build.build_all()
+    endpoints = local.up(log)
+    publish.push(endpoints.push, log)
+    return publish.chart_values()
+
+
+def models_values() -> dict[str, Any]:
+    return {"models": {"registry": MODELS_PULL, "insecure": True}}

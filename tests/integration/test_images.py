@@ -1,0 +1,108 @@
+"""Real container images: built offline with podman, run as containers, pushed into the real local registry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from scripts import toolchain
+from scripts.images import build, podman
+from scripts.processes import free_port
+from scripts.registry import local, publish
+
+
+@pytest.fixture(scope="module")
+def built() -> dict[str, build.Built]:
+    """Both images, built offline (Debian-made bases, host wheelhouse, `--network none`); cached by content."""
+    return build.build_all()
+
+
+def _run(image: str, port: int, inner: int, *extra: str) -> str:
+    name = f"snap2prod-test-{port}"
+    podman.run(["run", "-d", "--rm", "--name", name, "--no-healthcheck", "--read-only", "--tmpfs", "/tmp",
+                "-p", f"127.0.0.1:{port}:{inner}", *extra, image])  # fmt: skip
+    return name
+
+
+def _wait_http(url: str, timeout_s: float = 60) -> httpx.Response:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            resp = httpx.get(url, timeout=2)
+            if resp.status_code == 200:
+                return resp
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} did not answer within {timeout_s:g} s")
+
+
+@pytest.fixture
+def containers() -> Iterator[list[str]]:
+    names: list[str] = []
+    yield names
+    for name in names:
+        subprocess.run([podman.podman_path(), "rm", "-f", "-t", "1", name], capture_output=True, check=False)
+
+
+def test_a_second_build_of_the_same_content_is_a_cache_hit(built: dict[str, build.Built]) -> None:
+    again = build.build_all()
+    assert {n: b.id for n, b in again.items()} == {n: b.id for n, b in built.items()}
+    assert all(b.cached for b in again.values())
+
+
+def test_the_app_container_answers_streamlits_health(built: dict[str, build.Built], containers: list[str]) -> None:
+    port = free_port()
+    containers.append(_run(built["app"].ref, port, 8501))
+    assert _wait_http(f"http://127.0.0.1:{port}/_stcore/health").text == "ok"
+
+
+def test_the_ollama_container_answers_as_a_non_root_user_on_a_read_only_root(
+    built: dict[str, build.Built], containers: list[str]
+) -> None:
+    port = free_port()
+    name = _run(built["ollama"].ref, port, 11434, "--tmpfs", "/home/ollama", "--tmpfs", "/models")
+    containers.append(name)
+    version = _wait_http(f"http://127.0.0.1:{port}/api/version").json()["version"]
+    assert version == toolchain.OLLAMA_VERSION
+    inspected = json.loads(podman.run(["container", "inspect", name]))[0]
+    assert inspected["HostConfig"]["ReadonlyRootfs"] is True
+    uid = podman.run(["exec", name, "id", "-u"]).strip()
+    assert uid == "10001"
+    env = podman.run(["exec", name, "printenv", "OLLAMA_NO_CLOUD"]).strip()
+    assert env == "1"
+
+
+def test_the_digests_recorded_are_the_digests_the_registry_serves(built: dict[str, build.Built]) -> None:
+    endpoints = local.up(local.state() / "test-push.log")
+    pushed = publish.push(endpoints.push, local.state() / "test-push.log")
+    recorded = build.read_images()["pushed"]
+    for name in ("app", "ollama"):
+        entry = recorded[name]
+        repository = entry["repository"].removeprefix(f"{endpoints.push}/")
+        assert (
+            publish.served_digest(endpoints.push, repository, entry["tag"]) == entry["digest"] == pushed[name]["digest"]
+        )
+        assert entry["digest"].startswith("sha256:") and entry["digest"] != "sha256:" + "0" * 64
+    values = publish.chart_values()
+    assert values["app"]["image"]["digest"] == recorded["app"]["digest"]
+
+
+def test_images_build_without_a_container_engine_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scripts import cli
+
+    monkeypatch.setenv("SNAP2PROD_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SNAP2PROD_IMAGES", str(tmp_path / "images.yaml"))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no podman anywhere
+    assert cli.main(["images", "build"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no container engine: podman is not installed") and "\n" not in err
+    assert not (tmp_path / "images.yaml").exists()
