@@ -53,6 +53,12 @@ def kubeconfig_path(name: str) -> Path:
     return state_dir(name) / "kubeconfig"
 
 
+def kubectl(name: str) -> list[str]:
+    """kubectl on this cluster only; its discovery cache stays in our state dir, not in ~/.kube."""
+    return [str(toolchain.binary("kubectl")), "--kubeconfig", str(kubeconfig_path(name)),
+            "--cache-dir", str(state_dir(name) / "kube-cache")]  # fmt: skip
+
+
 def _record_path(name: str) -> Path:
     return state_dir(name) / "record.json"
 
@@ -239,6 +245,7 @@ def down(name: str = "snap2prod") -> list[str]:
             removed.append(f"volume {leftover}")
     for path in (_record_path(name), kubeconfig_path(name), state_dir(name) / "kind.yaml"):
         path.unlink(missing_ok=True)
+    shutil.rmtree(state_dir(name) / "kube-cache", ignore_errors=True)
     return removed
 
 
@@ -259,8 +266,7 @@ def status(name: str = "snap2prod") -> Status:
     ours = exists and record is not None
     ready, detail = False, "no cluster"
     if exists:
-        kubectl = str(toolchain.binary("kubectl"))
-        out = subprocess.run([kubectl, "--kubeconfig", str(kubeconfig_path(name)), "get", "nodes", "--no-headers"],
+        out = subprocess.run([*kubectl(name), "get", "nodes", "--no-headers"],
                              capture_output=True, text=True, check=False, timeout=30)  # fmt: skip
         detail = (out.stdout or out.stderr).strip()
         ready = out.returncode == 0 and " Ready " in f" {detail} "

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -17,10 +18,11 @@ from scripts.kind import cluster, nodeimage
 from scripts.registry import local
 
 NAME = "snap2prod"
+HOME_KUBE_BEFORE = (Path.home() / ".kube").exists()
 
 
 def _kubectl(*args: str) -> str:
-    cmd = [str(toolchain.binary("kubectl")), "--kubeconfig", str(cluster.kubeconfig_path(NAME)), *args]
+    cmd = [*cluster.kubectl(NAME), *args]
     return subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
 
 
@@ -50,6 +52,7 @@ def test_kind_up_builds_the_node_image_and_the_node_becomes_ready(up: cluster.Up
 def test_the_kubeconfig_is_explicit_and_home_is_untouched(up: cluster.UpResult) -> None:
     assert up.kubeconfig == cluster.kubeconfig_path(NAME) and up.kubeconfig.exists()
     assert str(toolchain.cache_dir()) in str(up.kubeconfig)
+    assert not (Path.home() / ".kube").exists() or HOME_KUBE_BEFORE
 
 
 def test_the_control_plane_runs_the_images_kubeadm_names(up: cluster.UpResult) -> None:
