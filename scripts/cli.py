@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 
 from app.errors import Snap2ProdError
-from scripts import demo, models, promote, sim, toolchain
+from scripts import demo, kind, models, promote, sim, toolchain
 from scripts.console import console
 
 COMMANDS: tuple[Callable[[typer.Typer], None], ...] = (
@@ -22,6 +22,7 @@ COMMANDS: tuple[Callable[[typer.Typer], None], ...] = (
     models.register,
     promote.register,
     demo.register,
+    kind.register,
 )
 """The command groups, in the order `snap2prod --help` lists them."""
 

@@ -585,7 +585,7 @@ def _debian_tool(package: str, binary: str) -> Tool:
 
 # --- real containers and KIND (issue #12) ----------------------------------------------------------
 # The container engine, kind, and what an offline KIND node image is built from. The node image itself and the
-# app/Ollama images are built by scripts/kind and scripts/images into the same cache.
+# app/Ollama images are built by scripts/kind into the same cache.
 
 KIND_VERSION = "0.33.0"
 COREDNS_VERSION = "1.14.2"  # what kubeadm 1.36 names (constants.CoreDNSVersion)
@@ -596,7 +596,7 @@ KUBE_NODE_COMMANDS = ("kubelet", "kubeadm", "kube-proxy")
 
 
 def _engine_problems() -> list[str]:
-    from scripts.kind import engine_config
+    from scripts import engine_config
 
     problems = [f"{engine_config.config_path()} lacks {m}" for m in engine_config.missing()]
     problems += [f"{p} is not installed" for p in ("runc", "mmdebstrap") if shutil.which(p) is None]
@@ -605,7 +605,7 @@ def _engine_problems() -> list[str]:
 
 def _install_podman(home: Path, log: Path) -> None:
     """podman + mmdebstrap from Debian, the containers.conf this VM needs, and /lib/modules for kind."""
-    from scripts.kind import engine_config
+    from scripts import engine_config
 
     _ensure_debian(ENGINE_PACKAGES, log)
     try:

@@ -1,15 +1,26 @@
-"""`snap2prod kind up / down / status`: a real KIND cluster on podman, offline."""
+"""`snap2prod kind up / down / status` and `snap2prod images build / push`: real containers, offline."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import typer
 
+from scripts.console import console
 from scripts.kind import cluster
-from scripts.progress import console
+from scripts.kind import images as build
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="A real KIND cluster on podman, offline.")
+images = typer.Typer(no_args_is_help=True, add_completion=False, help="The stack's container images, offline.")
+
+
+def register(cli: typer.Typer) -> None:
+    """Add `snap2prod kind ...` and `snap2prod images ...`."""
+    cli.add_typer(app, name="kind")
+    cli.add_typer(images, name="images")
+
+
 ConfigOption = typer.Option(cluster.KIND_CONFIG, "--config", help="the kind cluster config")
 NameOption = typer.Option(None, "--name", help="cluster name (default: the name in stacks/local/kind.yaml)")
 
@@ -26,8 +37,11 @@ def up_command(
     console.print(f"kind cluster {done.name} {verb} ({done.seconds:.1f} s)", highlight=False)
     console.print(f"  node image  {done.image}", highlight=False, soft_wrap=True)
     console.print(f"  registry    {done.registry} (push here; the node pulls the same names)", highlight=False)
-    console.print(f"  kubeconfig  {done.kubeconfig}  (kubectl --kubeconfig {done.kubeconfig} get nodes)",
-                  highlight=False, soft_wrap=True)  # fmt: skip
+    console.print(
+        f"  kubeconfig  {done.kubeconfig}  (kubectl --kubeconfig {done.kubeconfig} get nodes)",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("down")
@@ -44,9 +58,40 @@ def status_command(name: str = typer.Option("snap2prod", "--name")) -> None:
     if not s.exists:
         console.print(f"no kind cluster {name} (start it: `snap2prod kind up`)")
         raise typer.Exit(1)
-    console.print(f"kind cluster {name}: {'Ready' if s.ready else 'NOT ready'}"
-                  f"{'' if s.ours else ' (not made by snap2prod)'}; registry {'up' if s.registry else 'down'}",
-                  highlight=False)  # fmt: skip
+    console.print(
+        f"kind cluster {name}: {'Ready' if s.ready else 'NOT ready'}"
+        f"{'' if s.ours else ' (not made by snap2prod)'}; registry {'up' if s.registry else 'down'}",
+        highlight=False,
+    )
     console.print(f"  {s.detail}", highlight=False)
     console.print(f"  kubeconfig {s.kubeconfig}", highlight=False)
     raise typer.Exit(0 if s.ready and s.registry else 1)
+
+
+@images.command("build")
+def build_command(
+    official: bool = typer.Option(
+        False, "--official-bases", help="FROM python:3.11-slim-bookworm / debian:bookworm-slim (needs Docker Hub)"
+    ),
+) -> None:
+    """Build both images (cached by content) and record them in build/images.yaml."""
+    start = time.monotonic()
+    built = build.build_all(official=official)
+    for b in built.values():
+        how = "cached" if b.cached else f"built in {b.seconds:.0f} s"
+        console.print(f"{b.name:<7} {b.ref} {b.id[:19]}… ({how})", soft_wrap=True, highlight=False)
+    console.print(f"recorded in {build.images_file()} ({time.monotonic() - start:.1f} s)", highlight=False)
+
+
+@images.command("push")
+def push_command() -> None:
+    """Push the built images into the local registry (started if needed); record the digests it serves."""
+    from scripts.kind import publish, registry
+
+    log = registry.state() / "push.log"
+    endpoints = registry.up(log)
+    pushed = publish.push(endpoints.push, log)
+    for name in ("app", "ollama"):
+        p = pushed[name]
+        console.print(f"{name:<7} {p['repository']}:{p['tag']}@{p['digest']}", soft_wrap=True, highlight=False)
+    console.print(f"recorded in {build.images_file()}", highlight=False)

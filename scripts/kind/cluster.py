@@ -19,9 +19,7 @@ from typing import Any
 import yaml
 
 from scripts import toolchain
-from scripts.images import podman
-from scripts.kind import node_files, nodeimage
-from scripts.registry import local as registry
+from scripts.kind import node_files, nodeimage, podman, registry
 
 ROOT = Path(__file__).resolve().parents[2]
 KIND_CONFIG = ROOT / "stacks" / "local" / "kind.yaml"
@@ -55,8 +53,13 @@ def kubeconfig_path(name: str) -> Path:
 
 def kubectl(name: str) -> list[str]:
     """kubectl on this cluster only; its discovery cache stays in our state dir, not in ~/.kube."""
-    return [str(toolchain.binary("kubectl")), "--kubeconfig", str(kubeconfig_path(name)),
-            "--cache-dir", str(state_dir(name) / "kube-cache")]  # fmt: skip
+    return [
+        str(toolchain.binary("kubectl")),
+        "--kubeconfig",
+        str(kubeconfig_path(name)),
+        "--cache-dir",
+        str(state_dir(name) / "kube-cache"),
+    ]
 
 
 def _record_path(name: str) -> Path:
@@ -71,14 +74,19 @@ def read_record(name: str) -> Record | None:
 def _kind() -> list[str]:
     """The toolchain's kind, built on first use (it needs Go, like every tool of the toolchain)."""
     if not toolchain.TOOLS["kind"].installed() and shutil.which("go") is None:
-        raise KindError(f"kind is not installed and cannot be built here (no Go on PATH): install Go, then "
-                        f"`snap2prod toolchain --only kind` (kind v{toolchain.KIND_VERSION})")  # fmt: skip
+        raise KindError(
+            f"kind is not installed and cannot be built here (no Go on PATH): install Go, then "
+            f"`snap2prod toolchain --only kind` (kind v{toolchain.KIND_VERSION})"
+        )
     return [str(toolchain.binary("kind"))]
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "KIND_EXPERIMENTAL_PROVIDER": "podman", "PATH": f"{Path(podman.podman_path()).parent}:"
-            + os.environ.get("PATH", "")}  # fmt: skip
+    return {
+        **os.environ,
+        "KIND_EXPERIMENTAL_PROVIDER": "podman",
+        "PATH": f"{Path(podman.podman_path()).parent}:" + os.environ.get("PATH", ""),
+    }
 
 
 def clusters() -> list[str]:
@@ -112,8 +120,11 @@ def derived_config(base: dict[str, Any]) -> dict[str, Any]:
 
 
 def host_ports(config: dict[str, Any]) -> list[tuple[str, int]]:
-    return [(m.get("listenAddress", "0.0.0.0"), int(m["hostPort"])) for n in config.get("nodes", [])  # noqa: S104
-            for m in n.get("extraPortMappings", [])]  # fmt: skip
+    return [
+        (m.get("listenAddress", "0.0.0.0"), int(m["hostPort"]))  # noqa: S104 - kind's default
+        for n in config.get("nodes", [])
+        for m in n.get("extraPortMappings", [])
+    ]
 
 
 def _busy(address: str, port: int) -> bool:
@@ -162,8 +173,10 @@ def up(name: str | None = None, *, config_path: Path = KIND_CONFIG, image: str |
     record = read_record(name)
     existing = name in clusters()
     if existing and (record is None or not podman.exists("container", record.node_container)):
-        raise KindError(f"a kind cluster named {name!r} exists that snap2prod did not make; leave it alone or "
-                        f"delete it yourself (`kind delete cluster --name {name}`), or use another name")  # fmt: skip
+        raise KindError(
+            f"a kind cluster named {name!r} exists that snap2prod did not make; leave it alone or "
+            f"delete it yourself (`kind delete cluster --name {name}`), or use another name"
+        )
     created = False
     if not existing:
         config = derived_config(base)
@@ -186,36 +199,59 @@ def up(name: str | None = None, *, config_path: Path = KIND_CONFIG, image: str |
     assert record is not None
     registry.up(log)
     _wire_registry(record.node_container, log)
-    return UpResult(name, kubeconfig_path(name), record.image, created, time.monotonic() - start,
-                    registry.PUSH_ADDRESS)  # fmt: skip
+    return UpResult(name, kubeconfig_path(name), record.image, created, time.monotonic() - start, registry.PUSH_ADDRESS)
 
 
 def _create(name: str, image: str, config: Path, log: Path) -> None:
     Path("/lib/modules").mkdir(parents=True, exist_ok=True) if os.geteuid() == 0 else None
     if not Path("/lib/modules").is_dir():
         raise KindError("/lib/modules does not exist and kind mounts it: `snap2prod toolchain --only podman` makes it")
-    cmd = [*_kind(), "create", "cluster", "--name", name, "--image", image, "--config", str(config),
-           "--kubeconfig", str(kubeconfig_path(name)), "--wait", "180s"]  # fmt: skip
+    cmd = [
+        *_kind(),
+        "create",
+        "cluster",
+        "--name",
+        name,
+        "--image",
+        image,
+        "--config",
+        str(config),
+        "--kubeconfig",
+        str(kubeconfig_path(name)),
+        "--wait",
+        "180s",
+    ]
     print(f"kind: creating cluster {name} from {image} (~20-60 s; log: {log})", flush=True)
     with log.open("a") as out, toolchain._Ticker(f"kind create cluster {name}", 1):
         out.write(f"\n$ {' '.join(cmd)}\n")
         out.flush()
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=_env(), check=False,
-                              timeout=CREATE_TIMEOUT_S)  # fmt: skip
+        proc = subprocess.run(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=_env(), check=False, timeout=CREATE_TIMEOUT_S
+        )
     if proc.returncode != 0:
         tail = "\n".join(log.read_text().strip().splitlines()[-6:])
-        subprocess.run([*_kind(), "delete", "cluster", "--name", name, "--kubeconfig", str(kubeconfig_path(name))],
-                       capture_output=True, env=_env(), check=False)  # fmt: skip
-        raise KindError(f"kind create cluster failed (exit {proc.returncode}); removed what it made.\n{tail}\n"
-                        f"full log: {log}")  # fmt: skip
+        subprocess.run(
+            [*_kind(), "delete", "cluster", "--name", name, "--kubeconfig", str(kubeconfig_path(name))],
+            capture_output=True,
+            env=_env(),
+            check=False,
+        )
+        raise KindError(
+            f"kind create cluster failed (exit {proc.returncode}); removed what it made.\n{tail}\nfull log: {log}"
+        )
 
 
 def _wire_registry(node: str, log: Path) -> None:
     """containerd inside the node reads /etc/containerd/certs.d/<registry>/hosts.toml on every pull."""
     folder = f"{node_files.CERTS_D}/{registry.PUSH_ADDRESS}"
     script = f"mkdir -p '{folder}' && cat > '{folder}/hosts.toml'"
-    proc = subprocess.run([podman.podman_path(), "exec", "-i", node, "sh", "-c", script],
-                          input=registry.hosts_toml(), text=True, capture_output=True, check=False)  # fmt: skip
+    proc = subprocess.run(
+        [podman.podman_path(), "exec", "-i", node, "sh", "-c", script],
+        input=registry.hosts_toml(),
+        text=True,
+        capture_output=True,
+        check=False,
+    )
     if proc.returncode != 0:
         raise KindError(f"cannot write the registry mirror into node {node}: {proc.stderr.strip()}")
 
@@ -228,8 +264,12 @@ def down(name: str = "snap2prod") -> list[str]:
     if name in clusters():
         if record is None:
             raise KindError(f"the kind cluster {name!r} was not made by snap2prod; it is left alone")
-        subprocess.run([*_kind(), "delete", "cluster", "--name", name, "--kubeconfig", str(kubeconfig_path(name))],
-                       capture_output=True, env=_env(), check=False)  # fmt: skip
+        subprocess.run(
+            [*_kind(), "delete", "cluster", "--name", name, "--kubeconfig", str(kubeconfig_path(name))],
+            capture_output=True,
+            env=_env(),
+            check=False,
+        )
         removed.append(f"cluster {name}")
     removed += registry.down(log)
     if (
@@ -266,8 +306,9 @@ def status(name: str = "snap2prod") -> Status:
     ours = exists and record is not None
     ready, detail = False, "no cluster"
     if exists:
-        out = subprocess.run([*kubectl(name), "get", "nodes", "--no-headers"],
-                             capture_output=True, text=True, check=False, timeout=30)  # fmt: skip
+        out = subprocess.run(
+            [*kubectl(name), "get", "nodes", "--no-headers"], capture_output=True, text=True, check=False, timeout=30
+        )
         detail = (out.stdout or out.stderr).strip()
         ready = out.returncode == 0 and " Ready " in f" {detail} "
     return Status(name, exists, ours, ready, kubeconfig_path(name), registry.running(registry.REGISTRY), detail)

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts import toolchain
-from scripts.images import bases, podman
-from scripts.images.build import build_image, tree_hash
-from scripts.kind import node_files
+from scripts.kind import bases, node_files, podman
+from scripts.kind.images import build_image, tree_hash
 
 NODE_REPO = "localhost/snap2prod/kind-node"
 ETCD_TAG = f"{toolchain.ETCD_VERSION}-0"
@@ -29,11 +28,33 @@ ETCD_TAG = f"{toolchain.ETCD_VERSION}-0"
 NODE = bases.Base(
     "kind-node",
     (
-        "systemd", "systemd-sysv", "dbus", "conntrack", "iptables", "nftables", "iproute2", "ethtool", "util-linux",
-        "mount", "kmod", "libseccomp2", "pigz", "fuse-overlayfs", "bash", "ca-certificates", "curl", "jq", "procps",
-        "e2fsprogs", "containerd", "runc", "containernetworking-plugins", "socat", "ebtables",
+        "systemd",
+        "systemd-sysv",
+        "dbus",
+        "conntrack",
+        "iptables",
+        "nftables",
+        "iproute2",
+        "ethtool",
+        "util-linux",
+        "mount",
+        "kmod",
+        "libseccomp2",
+        "pigz",
+        "fuse-overlayfs",
+        "bash",
+        "ca-certificates",
+        "curl",
+        "jq",
+        "procps",
+        "e2fsprogs",
+        "containerd",
+        "runc",
+        "containernetworking-plugins",
+        "socat",
+        "ebtables",
     ),
-)  # fmt: skip
+)
 NET = bases.Base("netbase", ("iptables", "nftables", "conntrack", "ipset", "kmod", "ca-certificates"))
 """kube-proxy's base (it programs iptables/nftables), also local-path-provisioner's helper image (sh, mkdir)."""
 
@@ -52,8 +73,11 @@ class NodeImage:
 def kind_source() -> Path:
     out = subprocess.run(
         ["go", "mod", "download", "-json", f"sigs.k8s.io/kind@v{toolchain.KIND_VERSION}"],
-        capture_output=True, text=True, check=False, env={**os.environ, **toolchain._go_base()},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **toolchain._go_base()},
+    )
     for line in out.stdout.splitlines():
         if '"Dir":' in line:
             return Path(line.split('"')[3])
@@ -65,8 +89,12 @@ def kubeadm_images(kubeadm: Path) -> list[str]:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as cfg:
         cfg.write(cluster_configuration())
         cfg.flush()
-        out = subprocess.run([str(kubeadm), "config", "images", "list", "--config", cfg.name],
-                             capture_output=True, text=True, check=False)  # fmt: skip
+        out = subprocess.run(
+            [str(kubeadm), "config", "images", "list", "--config", cfg.name],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if out.returncode != 0:
         raise NodeImageError(f"kubeadm config images list failed: {out.stderr.strip()}")
     return [line.strip() for line in out.stdout.splitlines() if line.strip()]
@@ -96,8 +124,11 @@ def _scratch_image(ref: str, binary: Path, log: Path, *, base: str = "scratch", 
     with tempfile.TemporaryDirectory(prefix="snap2prod-img-") as tmp:
         ctx = Path(tmp)
         shutil.copy2(binary, ctx / binary.name)
-        lines = [f"FROM {base}", f"COPY {binary.name} /usr/local/bin/{binary.name}",
-                 "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]  # fmt: skip
+        lines = [
+            f"FROM {base}",
+            f"COPY {binary.name} /usr/local/bin/{binary.name}",
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ]
         if entry:
             lines.append(f'ENTRYPOINT ["{entry}"]')
         (ctx / "Dockerfile").write_text("\n".join(lines) + "\n")
@@ -203,17 +234,23 @@ def ensure(log: Path | None = None) -> NodeImage:
     with tempfile.TemporaryDirectory(prefix="snap2prod-node-") as tmp:
         ctx, images = Path(tmp) / "ctx", Path(tmp) / "images"
         images.mkdir()
-        _step("save the images for the node", log,
-              lambda: podman.run(["save", "--quiet", "-m", "--format", "docker-archive", "-o",
-                                  str(images / "images.tar"), *refs], log=log))  # fmt: skip
+        _step(
+            "save the images for the node",
+            log,
+            lambda: podman.run(
+                ["save", "--quiet", "-m", "--format", "docker-archive", "-o", str(images / "images.tar"), *refs],
+                log=log,
+            ),
+        )
         shutil.copytree(kind / "images" / "base" / "files", ctx / "files")
         (ctx / "bin").mkdir()
         for binary in (tools / "kubelet", tools / "kubeadm", toolchain.binary("kubectl"), toolchain.binary("crictl")):
             shutil.copy2(binary, ctx / "bin" / binary.name)
         (ctx / "manifests").mkdir()
         (ctx / "manifests" / "default-cni.yaml").write_text(node_files.CNI_MANIFEST)
-        storage_yaml = node_files.storage_manifest(kind / "pkg/build/nodeimage/const_storage.go",
-                                                   storage["provisioner"], storage["helper"])  # fmt: skip
+        storage_yaml = node_files.storage_manifest(
+            kind / "pkg/build/nodeimage/const_storage.go", storage["provisioner"], storage["helper"]
+        )
         (ctx / "manifests" / "default-storage.yaml").write_text(storage_yaml)
         (ctx / "cni").mkdir()
         (ctx / "cni" / "10-snap2prod.conflist").write_text(node_files.cni_conflist())
@@ -226,10 +263,29 @@ def ensure(log: Path | None = None) -> NodeImage:
         if podman.inspect_image(ref) is not None:
             print(f"  node image: {ref} (cached)", flush=True)
             return NodeImage(ref, time.monotonic() - start, cached=True)
-        _step("assemble the node image and import the images into its containerd", log,
-              lambda: podman.run(["build", "--network", "none", "--format", "docker", "--build-arg", f"BASE={base}",
-                                  "--build-arg", f"KUBE_VERSION={toolchain.KUBERNETES_VERSION}",
-                                  "--volume", f"{images}:/images:ro", "-t", ref, str(ctx)], log=log))  # fmt: skip
+        _step(
+            "assemble the node image and import the images into its containerd",
+            log,
+            lambda: podman.run(
+                [
+                    "build",
+                    "--network",
+                    "none",
+                    "--format",
+                    "docker",
+                    "--build-arg",
+                    f"BASE={base}",
+                    "--build-arg",
+                    f"KUBE_VERSION={toolchain.KUBERNETES_VERSION}",
+                    "--volume",
+                    f"{images}:/images:ro",
+                    "-t",
+                    ref,
+                    str(ctx),
+                ],
+                log=log,
+            ),
+        )
     seconds = time.monotonic() - start
     print(f"kind node image: {ref} built in {seconds:.0f} s", flush=True)
     return NodeImage(ref, seconds, cached=False)

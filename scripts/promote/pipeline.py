@@ -76,6 +76,13 @@ def _promote(opts: Options, report: Report) -> None:
     report.context = target.context
     lock = read_lock(opts.lock)
     values = merged_values(opts.to, opts.values, lock, opts.lock)
+    if opts.to == "kind":  # the images by the digests the local registry serves; the models mirrored there
+        from scripts.kind import library as kind
+
+        with step("images: build and push into the local registry (cached by content)", t):
+            values = merge(kind.image_values(), values)
+        if not opts.from_lock:  # --from-lock: the lock and the mirror are taken as they are, nothing is pushed
+            opts.registry, opts.insecure = opts.registry or kind.MODELS_PUSH, True
     full = effective(values)
     report.models = [{"model": m.ref, "digest": m.digest, "size": m.size} for m in lock.models]
     report.app_image = f"{full['app']['image']['repository']}@{full['app']['image']['digest']}"
@@ -93,6 +100,9 @@ def _promote(opts: Options, report: Report) -> None:
         lock, values = mirror(lock, values, opts, t)
         full = effective(values)
         report.verify["mirror"] = f"{len(lock.models)} model(s) in {opts.registry}; the cluster pulls from there"
+    if opts.to == "kind":  # the pod pulls from the mirror's address inside the KIND network
+        values = merge(values, kind.models_values())
+        full = effective(values)
     with step("render: chart with the merged values", t):
         docs = rollout.render(helm, values, opts.release, opts.namespace)
     report.watch = watch(docs, opts.namespace)

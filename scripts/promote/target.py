@@ -5,15 +5,13 @@ Production needs an explicit context that does not look local, and a confirmatio
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import typer
 
+from app.errors import Snap2ProdError
 from scripts.console import step
 from scripts.kube import KubeClient, new_client
 from scripts.paths import STACKS
@@ -67,25 +65,15 @@ def resolve_target(to: str, context: str | None, kubeconfig: Path | None, yes: b
 
 
 def kind_target(context: str | None, kubeconfig: Path | None) -> Target:
-    """Create or reuse the KIND cluster of stacks/local/kind.yaml; needs kind and a container engine."""
-    engines = [e for e in ("docker", "podman", "nerdctl") if shutil.which(e)]
-    missing = ([] if shutil.which("kind") else ["kind (https://kind.sigs.k8s.io)"]) + (
-        [] if engines else ["a container engine (docker, podman or nerdctl)"]
-    )
-    if missing:
-        raise TargetRefused(
-            f"--to kind needs {' and '.join(missing)} on this machine; none found on PATH. "
-            "Without them, rehearse with `snap2prod sim up` and `--to sim`."
-        )
-    env = {**os.environ, **({"KIND_EXPERIMENTAL_PROVIDER": engines[0]} if engines[0] != "docker" else {})}
-    listed = subprocess.run(["kind", "get", "clusters"], capture_output=True, text=True, env=env, check=False)
-    if KIND_CLUSTER not in listed.stdout.split():
-        with step(f"kind: create cluster {KIND_CLUSTER} ({KIND_CONFIG})", {}):
-            create = ["kind", "create", "cluster", "--config", str(KIND_CONFIG)]
-            created = subprocess.run(create, capture_output=True, text=True, env=env, check=False)
-        if created.returncode != 0:
-            raise TargetRefused(f"kind create cluster failed: {created.stderr.strip()}")
-    return Target("kind", kubeconfig, context or f"kind-{KIND_CLUSTER}")
+    """Create or reuse the KIND cluster of stacks/local/kind.yaml (scripts/kind: podman, offline node image)."""
+    from scripts.kind import library as kind
+
+    try:
+        with step(f"kind: cluster {KIND_CLUSTER} ({KIND_CONFIG})", {}):
+            cluster = kind.up(KIND_CLUSTER)
+    except Snap2ProdError as err:
+        raise TargetRefused(f"--to kind: {err}") from None
+    return Target("kind", kubeconfig or cluster.kubeconfig, context or cluster.context)
 
 
 def api_client(target: Target) -> KubeClient:

@@ -12,9 +12,10 @@ import httpx
 import pytest
 
 from scripts import toolchain
-from scripts.images import build, podman
+from scripts.kind import images as build
+from scripts.kind import podman, publish
+from scripts.kind import registry as local
 from scripts.processes import free_port
-from scripts.registry import local, publish
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from scripts import cli, toolchain
-from scripts.images import podman
-from scripts.kind import cluster, nodeimage
-from scripts.registry import local
+from scripts.kind import cluster, nodeimage, podman
+from scripts.kind import registry as local
 
 NAME = "snap2prod"
 HOME_KUBE_BEFORE = (Path.home() / ".kube").exists()

@@ -10,9 +10,8 @@ import pytest
 import yaml
 
 from scripts import cli
-from scripts.images import bases, podman
-from scripts.kind import cluster, nodeimage
-from scripts.registry import local
+from scripts.kind import bases, cluster, nodeimage, podman
+from scripts.kind import registry as local
 
 
 def _error(capsys: pytest.CaptureFixture[str]) -> str:

@@ -16,8 +16,9 @@ ROOMS: dict[str, set[str]] = {
     "scripts.demo": {"app", SHARED},
     "scripts.models": {"app", SHARED},
     "scripts.sim": {"app", SHARED},
-    "scripts.promote": {"app", SHARED, "scripts.models", "scripts.sim"},
-    "scripts.cli": {"app", SHARED, "scripts.demo", "scripts.models", "scripts.sim", "scripts.promote"},
+    "scripts.kind": {"app", SHARED},
+    "scripts.promote": {"app", SHARED, "scripts.models", "scripts.sim", "scripts.kind"},
+    "scripts.cli": {"app", SHARED, "scripts.demo", "scripts.models", "scripts.sim", "scripts.promote", "scripts.kind"},
 }
 """Each room and the rooms it may import (docs/ARCHITECTURE.md draws the same picture)."""
 

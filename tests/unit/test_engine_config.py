@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.kind import engine_config
+from scripts import engine_config
 
 
 def test_an_empty_config_gets_the_three_settings_this_vm_needs() -> None:

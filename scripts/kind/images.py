@@ -3,7 +3,7 @@
 No network inside a build (`podman build --network none`): Debian-made bases and a host-built wheelhouse offline,
 or the official bases with `official=True` (the wheelhouse is still used: pip inside a build cannot verify the
 TLS-intercepting proxy here). The images file (``build/images.yaml``, or ``$SNAP2PROD_IMAGES``) is what
-`snap2prod promote --to kind` reads once the images are pushed (scripts/images/publish.py).
+`snap2prod promote --to kind` reads once the images are pushed (scripts/kind/publish.py).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from scripts import toolchain
-from scripts.images import bases, podman
+from scripts.kind import bases, podman
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_REPO = "localhost/snap2prod/app"
@@ -124,8 +124,9 @@ def wheelhouse(log: Path) -> Path:
     return home
 
 
-def build_image(name: str, context: Path, ref: str, base: str, args: dict[str, str], log: Path,
-                volumes: tuple[str, ...] = ()) -> Built:  # fmt: skip
+def build_image(
+    name: str, context: Path, ref: str, base: str, args: dict[str, str], log: Path, volumes: tuple[str, ...] = ()
+) -> Built:
     """``podman build`` unless an image of this content key exists already."""
     key = hashlib.sha256(f"{tree_hash(context)}\n{base}\n{sorted(args.items())}".encode()).hexdigest()[:16]
     have = podman.inspect_image(ref)
@@ -135,8 +136,25 @@ def build_image(name: str, context: Path, ref: str, base: str, args: dict[str, s
     print(f"  image {name}: building {ref} on {base}", flush=True)
     build_args = [a for k, v in args.items() for a in ("--build-arg", f"{k}={v}")]
     mounts = [a for v in volumes for a in ("--volume", v)]
-    podman.run(["build", "--network", "none", "--format", "docker", "--label", f"{CONTENT_LABEL}={key}",
-                *build_args, *mounts, "-t", ref, "-f", str(context / "Dockerfile"), str(context)], log=log)  # fmt: skip
+    podman.run(
+        [
+            "build",
+            "--network",
+            "none",
+            "--format",
+            "docker",
+            "--label",
+            f"{CONTENT_LABEL}={key}",
+            *build_args,
+            *mounts,
+            "-t",
+            ref,
+            "-f",
+            str(context / "Dockerfile"),
+            str(context),
+        ],
+        log=log,
+    )
     have = podman.inspect_image(ref)
     assert have is not None
     seconds = time.monotonic() - start
@@ -162,12 +180,24 @@ def build_all(*, official: bool = False, log: Path | None = None) -> dict[str, B
         app_ctx, ollama_ctx = Path(tmp) / "app", Path(tmp) / "ollama"
         stage_app(app_ctx)
         stage_ollama(ollama_ctx)
-        built["app"] = build_image("app", app_ctx, f"{APP_REPO}:{tree_hash(app_ctx)[:12]}", app_base,
-                                   {"PYTHON_IMAGE": app_base, "WHEELHOUSE": "/wheelhouse"}, log,
-                                   (f"{wheels}:/wheelhouse:ro",))  # fmt: skip
+        built["app"] = build_image(
+            "app",
+            app_ctx,
+            f"{APP_REPO}:{tree_hash(app_ctx)[:12]}",
+            app_base,
+            {"PYTHON_IMAGE": app_base, "WHEELHOUSE": "/wheelhouse"},
+            log,
+            (f"{wheels}:/wheelhouse:ro",),
+        )
         version = toolchain.OLLAMA_VERSION
-        built["ollama"] = build_image("ollama", ollama_ctx, f"{OLLAMA_REPO}:{version}", ollama_base,
-                                      {"BASE_IMAGE": ollama_base, "OLLAMA_VERSION": version}, log)  # fmt: skip
+        built["ollama"] = build_image(
+            "ollama",
+            ollama_ctx,
+            f"{OLLAMA_REPO}:{version}",
+            ollama_base,
+            {"BASE_IMAGE": ollama_base, "OLLAMA_VERSION": version},
+            log,
+        )
     data = read_images()
     previous = data.get("built", {})
     data["built"] = {name: asdict(b) for name, b in built.items()}

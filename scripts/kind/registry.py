@@ -5,7 +5,7 @@
 - ``snap2prod-models`` (the same registry on the same storage, with the ``redirect`` middleware): the Ollama
   pod's init container pulls the locked models from it; Ollama only downloads a blob through a redirect to
   another host name, so blob GETs go to
-- ``snap2prod-blobs``: a Range-capable static file server over the storage (scripts/registry/blobs.py).
+- ``snap2prod-blobs``: a Range-capable static file server over the storage (scripts/kind/blobs.py).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 import httpx
 
 from scripts import toolchain
-from scripts.images import bases, podman
-from scripts.images.build import build_image
+from scripts.kind import bases, podman
+from scripts.kind.images import build_image
 
 NETWORK = "kind"
 VOLUME = "snap2prod-registry"
@@ -108,17 +108,47 @@ def up(log: Path) -> Endpoints:
     if not podman.exists("volume", VOLUME):
         podman.run(["volume", "create", "--label", LABEL, VOLUME], log=log)
         # the registry runs as 10001: hand it the fresh volume
-        podman.run(["run", "--rm", "--network", "none", "-v", f"{VOLUME}:{STORAGE}", python, "chown", "10001:10001",
-                    STORAGE], log=log)  # fmt: skip
+        podman.run(
+            ["run", "--rm", "--network", "none", "-v", f"{VOLUME}:{STORAGE}", python, "chown", "10001:10001", STORAGE],
+            log=log,
+        )
     common = ["--detach", "--label", LABEL, "--network", NETWORK, "--restart", "unless-stopped"]
     specs = {
-        REGISTRY: [*common, "-p", f"127.0.0.1:{HOST_PORT}:5000", "-v", f"{VOLUME}:{STORAGE}",
-                   "-v", f"{folder / 'plain.yml'}:/config.yml:ro", image, "/config.yml"],
-        MODELS: [*common, "-v", f"{VOLUME}:{STORAGE}:ro", "-v", f"{folder / 'models.yml'}:/config.yml:ro",
-                 image, "/config.yml"],
-        BLOBS: [*common, "--user", "10001:10001", "-v", f"{VOLUME}:{STORAGE}:ro",
-                "-v", f"{folder / 'blobs.py'}:/blobs.py:ro", python, "python3", "/blobs.py", STORAGE, "8080"],
-    }  # fmt: skip
+        REGISTRY: [
+            *common,
+            "-p",
+            f"127.0.0.1:{HOST_PORT}:5000",
+            "-v",
+            f"{VOLUME}:{STORAGE}",
+            "-v",
+            f"{folder / 'plain.yml'}:/config.yml:ro",
+            image,
+            "/config.yml",
+        ],
+        MODELS: [
+            *common,
+            "-v",
+            f"{VOLUME}:{STORAGE}:ro",
+            "-v",
+            f"{folder / 'models.yml'}:/config.yml:ro",
+            image,
+            "/config.yml",
+        ],
+        BLOBS: [
+            *common,
+            "--user",
+            "10001:10001",
+            "-v",
+            f"{VOLUME}:{STORAGE}:ro",
+            "-v",
+            f"{folder / 'blobs.py'}:/blobs.py:ro",
+            python,
+            "python3",
+            "/blobs.py",
+            STORAGE,
+            "8080",
+        ],
+    }
     for name, args in specs.items():
         if running(name):
             continue

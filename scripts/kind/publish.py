@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from scripts.images import podman
-from scripts.images.build import read_images, write_images
+from scripts.kind import podman
+from scripts.kind.images import read_images, write_images
 
 ACCEPT = ", ".join(
     (
@@ -48,8 +48,9 @@ def push(address: str, log: Path) -> dict[str, Any]:
         repository, tag = local_ref.removeprefix("localhost/").rsplit(":", 1)
         target = f"{address}/{repository}:{tag}"
         with tempfile.NamedTemporaryFile(prefix="snap2prod-digest-") as digestfile:
-            podman.run(["push", "--quiet", "--tls-verify=false", "--digestfile", digestfile.name, local_ref, target],
-                       log=log)  # fmt: skip
+            podman.run(
+                ["push", "--quiet", "--tls-verify=false", "--digestfile", digestfile.name, local_ref, target], log=log
+            )
             digest = Path(digestfile.name).read_text().strip()
         served = served_digest(address, repository, tag)
         if served != digest:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts import toolchain
-from scripts.images import podman
+from scripts.kind import podman
 
 SUITE = "bookworm"
 SOURCES = Path("/etc/apt/sources.list.d/debian.sources")
@@ -71,8 +71,15 @@ def build_rootfs(base: Base, tar: Path, log: Path) -> None:
     tar.parent.mkdir(parents=True, exist_ok=True)
     part = tar.with_suffix(".part.tar")
     hooks = [arg for h in (STRIP_APT, *base.hooks) for arg in ("--customize-hook", h)]
-    cmd = [mmdebstrap, "--variant=minbase", f"--include={','.join(base.packages)}", *hooks, SUITE, str(part),
-           str(SOURCES)]  # fmt: skip
+    cmd = [
+        mmdebstrap,
+        "--variant=minbase",
+        f"--include={','.join(base.packages)}",
+        *hooks,
+        SUITE,
+        str(part),
+        str(SOURCES),
+    ]
     start = time.monotonic()
     print(f"  base {base.name}: mmdebstrap {SUITE} + {len(base.packages)} packages (~1-2 min)", flush=True)
     with log.open("a") as out:

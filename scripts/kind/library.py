@@ -3,16 +3,31 @@ and the locked models mirrored there, so the node pulls both the way a productio
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from scripts import toolchain
-from scripts.images import build
-from scripts.registry import local, publish
+from scripts.kind import cluster, publish
+from scripts.kind import images as build
+from scripts.kind import registry as local
 
 MODELS_PUSH = f"{local.PUSH_ADDRESS}/snap2prod"
 """Where the host's Ollama pushes the locked models."""
 MODELS_PULL = f"{local.MODELS_ADDRESS}/snap2prod"
 """Where the Ollama pod's init container pulls them from (the redirecting registry on the KIND network)."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    kubeconfig: Path
+    context: str
+
+
+def up(name: str) -> Cluster:
+    """Create or reuse the KIND cluster and its local registry (scripts/kind/cluster.py)."""
+    done = cluster.up(name)
+    return Cluster(done.kubeconfig, f"kind-{done.name}")
 
 
 def image_values() -> dict[str, Any]:

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app.errors import Snap2ProdError
 from scripts import toolchain
+from scripts.errors import CliError
 
 
-class EngineError(Snap2ProdError):
+class EngineError(CliError):
     """The container engine is missing or one of its commands failed; the message names the command."""
 
 

@@ -1,1 +1,0 @@
-"""Container images of the stack: offline Debian bases, the app and Ollama images, and their digests."""
