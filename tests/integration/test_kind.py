@@ -1,20 +1,30 @@
-"""A real KIND cluster on podman, offline: node image built from source, node Ready, up idempotent, down clean.
+"""A real KIND cluster on podman, offline, and `promote --to kind` onto it, in the order an operator goes.
 
-The module's last test takes the cluster down; tests/integration/test_promote_kind.py brings its own up.
+`kind up` builds the node image from an empty node-image cache (removed first when no cluster runs) and the node
+becomes Ready; a second `up` changes nothing. Then `promote --to kind` for real: images by digest from the local
+registry, models pulled from its mirror by the init container, probes by a real kubelet, verify through the API
+server's service proxy, helm test inference — from nothing, again (a no-op), an upgrade adding a model, and a
+digest the mirror does not serve, rolled back. Last, `kind down` leaves no container, volume or network.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from app.gateway import OllamaGateway
+from app.lock import Lock, pin, read_lock, write_lock
 from scripts import cli, toolchain
 from scripts.kind import cluster, nodeimage, podman
 from scripts.kind import registry as local
+from scripts.kube import new_client
+from scripts.promote import verify
 
 NAME = "snap2prod"
 HOME_KUBE_BEFORE = (Path.home() / ".kube").exists()
@@ -73,6 +83,127 @@ def test_status_reports_a_ready_node_and_the_registry(up: cluster.UpResult) -> N
     assert cli.main(["kind", "status"]) == 0
     status = cluster.status(NAME)
     assert status.ready and status.ours and status.registry
+
+
+NAMESPACE = "snap2prod-kind-test"
+TIMEOUT = "900"
+
+
+@pytest.fixture(scope="module")
+def lock_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("kind-lock")
+
+
+def _promote(kind: cluster.UpResult, lock: Path, host: str, tmp: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    report = tmp / f"report-{uuid.uuid4().hex[:6]}.json"
+    argv = [
+        "promote",
+        "--to",
+        "kind",
+        "-n",
+        NAMESPACE,
+        "--lock",
+        str(lock),
+        "--host",
+        host,
+        "--timeout",
+        TIMEOUT,
+        "--report",
+        str(report),
+        *args,
+    ]
+    code = cli.main(argv)
+    return code, json.loads(report.read_text())
+
+
+def _pods(kind: cluster.UpResult) -> list[Any]:
+    api = new_client(kind.kubeconfig, f"kind-{kind.name}")
+    try:
+        from kubernetes import client
+
+        return list(client.CoreV1Api(api).list_namespaced_pod(NAMESPACE).items)
+    finally:
+        api.close()
+
+
+def _cluster_models(kind: cluster.UpResult) -> set[str]:
+    api = new_client(kind.kubeconfig, f"kind-{kind.name}")
+    try:
+        gateway = verify.cluster_ollama(api, NAMESPACE, "snap2prod-ollama")
+        try:
+            return {m.name for m in gateway.list_models()}
+        finally:
+            gateway.close()
+    finally:
+        api.close()
+
+
+def test_promote_from_nothing_runs_the_stack_with_real_probes_and_real_inference(
+    up: cluster.UpResult,
+    gateway: OllamaGateway,
+    ollama_host: str,
+    vision_model: str,
+    lock_dir: Path,
+    tmp_path: Path,
+) -> None:
+    lock = write_lock(
+        Lock(ollama_version=gateway.version(), models=tuple(pin(gateway, [vision_model]))), lock_dir / "models.lock"
+    )
+    code, report = _promote(up, lock, ollama_host, tmp_path)
+    assert code == 0, report["error"]
+    assert report["outcome"] == "promoted"
+    assert report["app_image"].startswith("localhost:5001/snap2prod/app@sha256:")
+    assert "localhost:5001/snap2prod/ollama:" in report["ollama_image"]
+    assert report["verify"]["models"] == "1 locked model(s) served with their digests"
+    assert report["verify"]["helm_test"] == "passed (real inference on the fixture picture)"
+    pods = [p for p in _pods(up) if p.metadata.labels.get("app.kubernetes.io/component") in ("app", "ollama")]
+    assert len(pods) == 2
+    for pod in pods:
+        assert pod.status.phase == "Running"
+        assert all(c.ready for c in pod.status.container_statuses)
+    assert _cluster_models(up) == {m.ref for m in read_lock(lock).models}
+
+
+def test_promote_again_changes_nothing(up: cluster.UpResult, ollama_host: str, lock_dir: Path, tmp_path: Path) -> None:
+    code, report = _promote(up, lock_dir / "models.lock", ollama_host, tmp_path)
+    assert code == 0, report["error"]
+    assert report["outcome"] == "unchanged"
+    assert report["revision"] == report["previous_revision"]
+
+
+def test_an_upgrade_that_adds_a_model_pulls_it_from_the_mirror(
+    up: cluster.UpResult,
+    gateway: OllamaGateway,
+    ollama_host: str,
+    text_model: str,
+    lock_dir: Path,
+    tmp_path: Path,
+) -> None:
+    lock_path = lock_dir / "models.lock"
+    lock = read_lock(lock_path)
+    write_lock(lock.merged(pin(gateway, [text_model]), gateway.version()), lock_path)
+    code, report = _promote(up, lock_path, ollama_host, tmp_path)
+    assert code == 0, report["error"]
+    assert report["outcome"] == "promoted" and report["revision"] == report["previous_revision"] + 1
+    assert report["verify"]["models"] == "2 locked model(s) served with their digests"
+    assert _cluster_models(up) == {m.ref for m in read_lock(lock_path).models}
+
+
+def test_a_digest_the_mirror_does_not_serve_fails_the_init_container_and_is_rolled_back(
+    up: cluster.UpResult, ollama_host: str, text_model: str, lock_dir: Path, tmp_path: Path
+) -> None:
+    lock = read_lock(lock_dir / "models.lock")
+    bogus = "sha256:" + "5" * 64
+    models = tuple(
+        m.model_copy(update={"digest": bogus, "mirror_digest": None}) if m.ref == text_model else m for m in lock.models
+    )
+    bad = write_lock(lock.model_copy(update={"models": models}), tmp_path / "bad.lock")
+    before = _cluster_models(up)
+    code, report = _promote(up, bad, ollama_host, tmp_path, "--from-lock", "--timeout", "150")
+    assert code == 6, report
+    assert report["outcome"] == "RolloutFailed"
+    assert "rolled back" in report["error"]
+    assert _cluster_models(up) == before  # the previous revision answers a real request again
 
 
 def test_kind_down_leaves_no_container_volume_or_network(up: cluster.UpResult) -> None:
