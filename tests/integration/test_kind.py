@@ -25,6 +25,7 @@ from scripts.kind import cluster, nodeimage, podman
 from scripts.kind import registry as local
 from scripts.kube import new_client
 from scripts.promote import verify
+from tests.kube import wait_for
 
 NAME = "snap2prod"
 HOME_KUBE_BEFORE = (Path.home() / ".kube").exists()
@@ -65,11 +66,25 @@ def test_the_kubeconfig_is_explicit_and_home_is_untouched(up: cluster.UpResult) 
 
 
 def test_the_control_plane_runs_the_images_kubeadm_names(up: cluster.UpResult) -> None:
-    pods = json.loads(_kubectl("get", "pods", "-n", "kube-system", "-o", "json"))["items"]
-    images = {c["image"] for p in pods for c in p["spec"]["containers"]}
-    for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd"):
-        assert any(f"/{component}:" in i for i in images), (component, images)
-    assert any("coredns/coredns:v" in i for i in images)
+    def running_images() -> set[str]:
+        pods = json.loads(_kubectl("get", "pods", "-n", "kube-system", "-o", "json"))["items"]
+        return {c["image"] for p in pods if p["status"].get("phase") == "Running" for c in p["spec"]["containers"]}
+
+    wanted = (
+        "/kube-apiserver:",
+        "/kube-controller-manager:",
+        "/kube-scheduler:",
+        "/kube-proxy:",
+        "/etcd:",
+        "/coredns/coredns:",
+    )
+
+    def all_running() -> set[str] | None:
+        images = running_images()
+        return images if all(any(w in i for i in images) for w in wanted) else None
+
+    images = wait_for("every image kubeadm names, running", all_running, timeout_s=120)
+    assert any(f"/etcd:{nodeimage.ETCD_TAG}" in i for i in images)
 
 
 def test_a_second_kind_up_changes_nothing(up: cluster.UpResult) -> None:
