@@ -68,7 +68,7 @@ def test_the_ollama_container_answers_as_a_non_root_user_on_a_read_only_root(
     built: dict[str, build.Built], containers: list[str]
 ) -> None:
     port = free_port()
-    name = _run(built["ollama"].ref, port, 11434, "--tmpfs", "/home/ollama", "--tmpfs", "/models")
+    name = _run(built["ollama"].ref, port, 11434, "--tmpfs", "/home/ollama:U", "--tmpfs", "/models:U")
     containers.append(name)
     version = _wait_http(f"http://127.0.0.1:{port}/api/version").json()["version"]
     assert version == toolchain.OLLAMA_VERSION
