@@ -190,7 +190,7 @@ def up(name: str | None = None, *, config_path: Path = KIND_CONFIG, image: str |
         folder = state_dir(name)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "kind.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-        made_network = not podman.exists("network", registry.NETWORK)
+        made_network = registry.ensure_network(log)
         record = Record(name, f"{name}-control-plane", ref, made_network)
         _create(name, ref, folder / "kind.yaml", log)
         created = True

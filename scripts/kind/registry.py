@@ -95,8 +95,7 @@ def running(name: str) -> bool:
 
 def up(log: Path) -> Endpoints:
     """Start (or keep) the three containers on the KIND network; wait until the registry answers."""
-    if not podman.exists("network", NETWORK):  # kind uses the network of this name when it exists
-        podman.run(["network", "create", "--label", LABEL, NETWORK], log=log)
+    ensure_network(log)
     if not running(REGISTRY) and not port_free(HOST_PORT):
         raise podman.EngineError(f"port {HOST_PORT} on 127.0.0.1 is busy: the local registry needs it; free it")
     image = registry_image(log)
@@ -182,6 +181,15 @@ def down(log: Path) -> list[str]:
         podman.run(["volume", "rm", "-f", VOLUME], log=log)
         removed.append(f"volume {VOLUME}")
     return removed
+
+
+def ensure_network(log: Path) -> bool:
+    """The `kind` network, IPv4 only (kind uses an existing network of this name). Left to kind, it gets an IPv6
+    subnet too, and pods (IPv4 only) then fail to reach the registry's containers by name. True when made here."""
+    if podman.exists("network", NETWORK):
+        return False
+    podman.run(["network", "create", "--label", LABEL, NETWORK], log=log)
+    return True
 
 
 def network_is_ours() -> bool:
