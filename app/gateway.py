@@ -7,6 +7,7 @@ timeouts, error wording and metrics are the same everywhere.
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -213,7 +214,7 @@ class OllamaGateway:
         observer: ChatObserver | None = None,
         headers: Mapping[str, str] | None = None,
         cert: str | tuple[str, str] | None = None,
-        verify: bool | str = True,
+        verify: bool | str | ssl.SSLContext = True,
     ) -> None:
         self.host = base_url(host)
         self.observer = observer
