@@ -80,12 +80,16 @@ def test_a_busy_port_is_named_before_anything_is_made(tmp_path: Path, capsys: py
 
 
 def test_a_failing_node_image_step_names_the_step_and_its_log(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     fault = bases.Base("kind-node-fault", ("fault-no-such-package-snap2prod",))
     monkeypatch.setattr(nodeimage, "NODE", fault)
     monkeypatch.setattr(cluster, "OFFICIAL_NODE", "localhost/snap2prod/none:none")
-    assert cli.main(["kind", "up", "--name", "snap2prod-badimage"]) == 1
+    config = yaml.safe_load(cluster.KIND_CONFIG.read_text())
+    config["nodes"][0].pop("extraPortMappings")  # the real cluster may hold the ports
+    path = tmp_path / "kind.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert cli.main(["kind", "up", "--name", "snap2prod-badimage", "--config", str(path)]) == 1
     err = _error(capsys)
     assert "node image step 'Debian rootfs" in err and "kind-node-image.log" in err
     assert not (bases.base_dir() / f"{fault.name}-{fault.key}.tar").exists()
