@@ -17,7 +17,8 @@ PRESETS: dict[str, str] = {
 }
 CUSTOM = "Custom…"
 DEFAULT_NATIVE_SIZE = 672  # a safe long side for vision models the catalog does not know
-DEFAULT_OPTIONS: dict[str, float | int] = {"temperature": 0.2, "num_ctx": 4096}
+# num_predict caps an answer: a model caught in a loop (small ones are) must not hold the page for minutes.
+DEFAULT_OPTIONS: dict[str, float | int] = {"temperature": 0.2, "num_ctx": 4096, "num_predict": 512}
 
 
 @dataclass(frozen=True)

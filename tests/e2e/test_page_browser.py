@@ -119,7 +119,8 @@ def test_take_photo_streams_a_description_errors_are_clear_and_ollama_can_come_b
             "^"
             + re.escape(f"Ollama does not answer at http://127.0.0.1:{port} (")
             + ".+"
-            + re.escape("). Start it (`make demo` or `snap2prod up` does), or point OLLAMA_HOST at a running server.")
+            # the page renders the message as Markdown: the backticks become code spans, not text
+            + re.escape("). Start it (make demo or snap2prod up does), or point OLLAMA_HOST at a running server.")
             + "$"
         )
     )
