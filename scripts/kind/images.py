@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,7 @@ def build_all(*, official: bool = False, log: Path | None = None) -> dict[str, B
             {"BASE_IMAGE": ollama_base, "OLLAMA_VERSION": version},
             log,
         )
+    prune_superseded(built.values(), log)
     data = read_images()
     previous = data.get("built", {})
     data["built"] = {name: asdict(b) for name, b in built.items()}
@@ -205,3 +207,16 @@ def build_all(*, official: bool = False, log: Path | None = None) -> dict[str, B
         data.pop("pushed", None)  # pushed digests of other bytes are stale now
     write_images(data)
     return built
+
+
+def prune_superseded(keep: Iterable[Built], log: Path) -> list[str]:
+    """Remove our older builds (each app change is a new ~0.9 GB image) but the ones just built.
+
+    Only images carrying our content label go; a running cluster is unaffected, it pulls from the registry.
+    """
+    kept = {b.id.removeprefix("sha256:") for b in keep}
+    listed = podman.run(["images", "--no-trunc", "--filter", f"label={CONTENT_LABEL}", "--format", "{{.ID}}"])
+    stale = sorted({i.removeprefix("sha256:") for i in listed.split()} - kept)
+    if stale:
+        podman.run(["rmi", "--force", *stale], log=log, check=False)
+    return stale

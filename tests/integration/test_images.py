@@ -58,6 +58,11 @@ def test_a_second_build_of_the_same_content_is_a_cache_hit(built: dict[str, buil
     assert all(b.cached for b in again.values())
 
 
+def test_a_build_leaves_no_superseded_image_of_ours_behind(built: dict[str, build.Built]) -> None:
+    listed = podman.run(["images", "--no-trunc", "--filter", f"label={build.CONTENT_LABEL}", "--format", "{{.ID}}"])
+    assert {i.removeprefix("sha256:") for i in listed.split()} == {b.id.removeprefix("sha256:") for b in built.values()}
+
+
 def test_the_app_container_answers_streamlits_health(built: dict[str, build.Built], containers: list[str]) -> None:
     port = free_port()
     containers.append(_run(built["app"].ref, port, 8501))
