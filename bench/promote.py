@@ -61,6 +61,10 @@ def _measure(
             step()
         dry_opts = promote.Options(**{**opts.__dict__, "dry_run": True})
         times["dry"].append(_timed(lambda o=dry_opts: promote.promote(o)))
+        for namespace in (opts.namespace, f"{prefix}-raw-{i}"):  # free the GPUs and CPU for the next pair
+            subprocess.run([str(toolchain.binary("helm")), "--kubeconfig", str(cluster.kubeconfig), "uninstall",
+                            "snap2prod", "-n", namespace, "--wait", "--timeout", "120s"], check=True,
+                           capture_output=True)  # fmt: skip
     return times
 
 
