@@ -40,6 +40,9 @@ def promote_command(
         None, "--registry", help="HOST[:PORT]/NAMESPACE: mirror the locked models there first; the cluster pulls them"
     ),
     insecure: bool = typer.Option(False, "--insecure", help="the --registry speaks plain HTTP"),
+    retest: bool = typer.Option(
+        False, "--retest", help="run the helm test again even when nothing changed and it passed before"
+    ),
 ) -> None:
     """Promote the stack (chart, app image, Ollama, locked models) to a cluster: preflight, rollout, verify."""
     if to not in TARGETS:
@@ -60,6 +63,7 @@ def promote_command(
         release,
         registry,
         insecure,
+        retest,
     )
     try:
         done = promote(opts)

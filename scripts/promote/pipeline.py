@@ -51,6 +51,7 @@ class Options:
     release: str = "snap2prod"
     registry: str | None = None
     insecure: bool = False
+    retest: bool = False
 
 
 def promote(opts: Options) -> Report:
@@ -140,7 +141,7 @@ def _promote(opts: Options, report: Report) -> None:
                 f"  release {opts.release} revision {live.number} already runs this chart and these values: "
                 "nothing to change"
             )
-            _verify(api, helm, target, lock, docs, opts, report)
+            _verify(api, helm, target, lock, docs, opts, report, retest=opts.retest or not live.tested)
         else:
             _rollout(api, helm, target, lock, docs, values, live, opts, report)
         t["total"] = elapsed(start)
@@ -263,7 +264,10 @@ def _verify(
     docs: list[dict[str, Any]],
     opts: Options,
     report: Report,
+    *,
+    retest: bool = True,
 ) -> None:
+    """The cluster's models against the lock, then the chart's helm test (unless it passed for this revision)."""
     with step("verify: models and helm test", report.timings_s):
         report.placement = [asdict(p) for p in rollout.placement(api, opts.namespace, opts.release)]
         services = [d["metadata"]["name"] for d in docs if d["kind"] == "Service" and _component(d) == "ollama"]
@@ -287,6 +291,13 @@ def _verify(
             if not drift.clean:
                 raise VerifyFailed(describe(drift, f"the cluster's Ollama ({services[0]})"))
             report.verify["models"] = f"{len(drift.ok)} locked model(s) served with their digests"
+        if not retest:
+            report.verify["helm_test"] = (
+                f"passed for revision {report.revision} when it was rolled out; not re-run, nothing changed "
+                "(--retest runs it again)"
+            )
+            console.print(f"  helm test: {report.verify['helm_test']}", soft_wrap=True)
+            return
         try:
             rollout.helm_test(helm, opts.release, opts.namespace, opts.timeout_s)
         except PromoteError as err:

@@ -80,6 +80,13 @@ class Revision:
     description: str
     values: dict[str, Any]
     manifest: str
+    tested: bool = False  # the chart's test hooks last ran for this revision and all succeeded
+
+
+def tests_passed(status: Mapping[str, Any]) -> bool:
+    """Whether ``helm status -o json`` records a succeeded last run for every test hook (and there is one)."""
+    tests = [h for h in status.get("hooks") or [] if "test" in (h.get("events") or [])]
+    return bool(tests) and all((h.get("last_run") or {}).get("phase") == "Succeeded" for h in tests)
 
 
 def current(helm: Helm, release: str, namespace: str) -> Revision | None:
@@ -99,6 +106,7 @@ def current(helm: Helm, release: str, namespace: str) -> Revision | None:
         str(info.get("description", "")),
         values or {},
         str(status.get("manifest", "")),
+        tests_passed(status),
     )
 
 

@@ -184,6 +184,8 @@ def test_promote_again_changes_nothing(up: cluster.UpResult, ollama_host: str, l
     assert code == 0, report["error"]
     assert report["outcome"] == "unchanged"
     assert report["revision"] == report["previous_revision"]
+    assert report["verify"]["models"].endswith("locked model(s) served with their digests")  # still checked live
+    assert report["verify"]["helm_test"].startswith(f"passed for revision {report['revision']} when it was rolled")
 
 
 def test_an_upgrade_that_adds_a_model_pulls_it_from_the_mirror(

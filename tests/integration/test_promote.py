@@ -125,6 +125,14 @@ def test_promoting_again_is_a_no_op(
     assert (again["outcome"], again["revision"], again["changed"]) == ("unchanged", 1, False)
     assert "rollout" not in again["timings_s"]  # fast: Helm was not asked to change anything
     assert [r["revision"] for r in helm_history(sim_cluster, namespace)] == [1]
+    # the helm test passed for revision 1 (Helm records it in the release): it is not run a second time
+    assert again["verify"]["helm_test"] == (
+        "passed for revision 1 when it was rolled out; not re-run, nothing changed (--retest runs it again)"
+    )
+    code, retested = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--host", ollama_host,
+                             "--retest")  # fmt: skip
+    assert code == 0 and retested["outcome"] == "unchanged"
+    assert retested["verify"]["helm_test"].startswith("passed (simulated")
 
 
 def test_dry_run_shows_the_diff_and_changes_nothing(
