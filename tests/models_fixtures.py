@@ -7,11 +7,11 @@ Why a registry *and* a blob store: Ollama's puller (0.24 through 0.32.15) asks a
 a redirect to another host name (``server/download.go`` returns ``resp.Location()`` also for a 200), the way
 registry.ollama.ai sends blobs to its CDN. A registry that serves the bytes itself fails with "http: no Location
 header in response" (ollama/ollama#7244). So the mirror here is the CNCF distribution registry with its ``redirect``
-storage middleware pointing at a static file server (Starlette's StaticFiles, Range-capable) over the registry's own
-storage folder: the production shape of a registry behind a CDN, on one machine.
+storage middleware pointing at a static file server over the registry's own storage folder: the product's own
+``scripts/kind/blobs.py`` (the one the KIND mirror runs), the production shape of a registry behind a CDN.
 
-Run as ``python -m tests.models_fixtures blob-store ROOT PORT`` (the static server) or ``... fault-blob-store
-ROOT PORT DROP_AFTER LOG`` (the fault server); the fixtures do that.
+The fault server runs as ``python -m tests.models_fixtures fault-blob-store ROOT PORT DROP_AFTER LOG [RATE]``;
+the fixtures do that.
 """
 
 from __future__ import annotations
@@ -121,15 +121,16 @@ def start_distribution(state: Path, storage: Path, *, redirect_to: str | None, n
 
 
 def start_blob_store(state: Path, root: Path, *, name: str = "blob-store", extra: tuple[str, ...] = ()) -> int:
-    """Start this module's static file server (or, with ``extra``, its fault variant) over ``root``."""
+    """Start the product's blob store (scripts/kind/blobs.py, as its container runs it) over ``root``; with
+    ``extra``, this module's fault variant."""
     port = free_port()
-    mode = "fault-blob-store" if extra else "blob-store"
     proc = ManagedProcess(name, state)
-    cwd_root = Path(__file__).resolve().parent.parent
-    env = {"PYTHONPATH": str(cwd_root)}
-    proc.start(
-        [sys.executable, "-m", "tests.models_fixtures", mode, str(root), str(port), *extra], env=env, tie_to_parent=True
-    )
+    repo = Path(__file__).resolve().parent.parent
+    if extra:
+        cmd = [sys.executable, "-m", "tests.models_fixtures", "fault-blob-store", str(root), str(port), *extra]
+    else:
+        cmd = [sys.executable, str(repo / "scripts" / "kind" / "blobs.py"), str(root), str(port), "127.0.0.1"]
+    proc.start(cmd, env={"PYTHONPATH": str(repo)}, tie_to_parent=True)
     root.mkdir(parents=True, exist_ok=True)
     proc.wait_http(f"http://127.0.0.1:{port}/healthz", START_TIMEOUT_S)
     return port
@@ -230,21 +231,7 @@ def requests_logged(log: Path) -> list[dict[str, str | None]]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
-# --- the static blob store and its fault variant (run as a module) --------------------------------------------
-
-
-def _serve_static(root: Path, port: int) -> None:
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.responses import PlainTextResponse
-    from starlette.routing import Mount, Route
-    from starlette.staticfiles import StaticFiles
-
-    async def healthz(_: object) -> PlainTextResponse:
-        return PlainTextResponse("ok")
-
-    app = Starlette(routes=[Route("/healthz", healthz), Mount("/", StaticFiles(directory=root, check_dir=False))])
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+# --- the fault variant of the blob store (run as a module) --------------------------------------------
 
 
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)")
@@ -337,9 +324,7 @@ def _serve_fault(root: Path, port: int, drop_after: int, log: Path, rate: int = 
 
 def main(argv: list[str]) -> int:
     mode, root, port = argv[0], Path(argv[1]), int(argv[2])
-    if mode == "blob-store":
-        _serve_static(root, port)
-    elif mode == "fault-blob-store":
+    if mode == "fault-blob-store":
         _serve_fault(root, port, int(argv[3]), Path(argv[4]), int(argv[5]) if len(argv) > 5 else 0)
     else:
         print(f"unknown mode {mode!r}", file=sys.stderr)

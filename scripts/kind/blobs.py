@@ -2,7 +2,8 @@
 
 Ollama downloads a blob only through a redirect to another host name (its puller's CheckRedirect), the way
 registry.ollama.ai hands blobs to a CDN; distribution's `redirect` middleware sends it here. Standard library
-only: it runs in the Debian-made Python base image. Usage: ``python3 blobs.py ROOT PORT``.
+only: it runs in the Debian-made Python base image. Usage: ``python3 blobs.py ROOT PORT [HOST]`` (HOST: all
+interfaces, as inside its container; the tests give 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def handler(root: Path) -> type[http.server.BaseHTTPRequestHandler]:
 
 def main(argv: list[str]) -> int:
     root, port = Path(argv[0]).resolve(), int(argv[1])
-    server = http.server.ThreadingHTTPServer(("0.0.0.0", port), handler(root))  # noqa: S104 - inside its container
+    host = argv[2] if len(argv) > 2 else "0.0.0.0"  # noqa: S104 - inside its container
+    server = http.server.ThreadingHTTPServer((host, port), handler(root))
     server.serve_forever()
     return 0
 
