@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.server
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -74,6 +75,8 @@ def main(argv: list[str]) -> int:
     root, port = Path(argv[0]).resolve(), int(argv[1])
     host = argv[2] if len(argv) > 2 else "0.0.0.0"  # noqa: S104 - inside its container
     server = http.server.ThreadingHTTPServer((host, port), handler(root))
+    # as a container's PID 1 the kernel ignores SIGTERM without a handler: `podman stop` would wait and kill -9
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server.serve_forever()
     return 0
 
