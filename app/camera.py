@@ -9,14 +9,20 @@ and then with exponential backoff, up to ``retries`` attempts in a row; after th
 and ``latest_frame()`` says why. A video file therefore loops, which is what a recorded "live" demo wants.
 Timeouts on URLs are enforced by OpenCV's FFmpeg backend (``CAP_PROP_OPEN_TIMEOUT_MSEC`` /
 ``CAP_PROP_READ_TIMEOUT_MSEC``); local devices (V4L2) open or fail at once.
+
+Every started camera is closed when the interpreter exits: a reader thread still inside OpenCV's
+``read()`` when Python finalizes is unwound through C++ code that swallows the unwind, and the whole
+process aborts ("FATAL: exception not rethrown") instead of exiting, as the page's server does on Ctrl-C.
 """
 
 from __future__ import annotations
 
+import atexit
 import re
 import sys
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +36,13 @@ from app.imaging import DEFAULT_JPEG_QUALITY, Image, PreparedImage, encode_jpeg,
 Source = int | str
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _DEFAULT_FPS = 30.0
+_started: weakref.WeakSet[Camera] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_started() -> None:
+    for camera in list(_started):
+        camera.close()
 
 
 @dataclass(frozen=True)
@@ -122,6 +135,7 @@ class Camera:
             target=self._read_loop, args=(capture,), name=f"camera:{self.name}", daemon=True
         )
         self._thread.start()
+        _started.add(self)
         return self
 
     def close(self) -> None:
@@ -132,6 +146,7 @@ class Camera:
         if self._thread is not None:
             self._thread.join(self.read_timeout_s + self.open_timeout_s + 1)
             self._thread = None
+        _started.discard(self)
         if self.state != "failed":
             self.state = "stopped"
 

@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -340,3 +341,20 @@ def test_no_frame_within_the_wait_is_a_clear_error(fault_stalling_stream: FaultS
         pytest.raises(CameraUnavailable, match=r"no new frame within 0\.3 s"),
     ):
         cam.latest_frame(newer_than=50, timeout_s=0.3)
+
+
+def test_a_process_that_exits_with_cameras_reading_exits_cleanly(video: Path) -> None:
+    """Without the exit hook OpenCV's read() is unwound mid-call at finalization and the process aborts
+    ("FATAL: exception not rethrown", exit 134), as the page's server would on Ctrl-C with a host camera."""
+    script = (
+        "import sys, time\n"
+        "from app.camera import Camera\n"
+        f"cameras = [Camera({str(video)!r}, pace=False).start() for _ in range(4)]\n"
+        "assert all(c.latest_frame() for c in cameras)\n"
+        "time.sleep(0.3)\n"
+    )
+    for _ in range(3):
+        done = subprocess.run(
+            [sys.executable, "-c", script], cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=60
+        )
+        assert (done.returncode, done.stderr) == (0, "")
