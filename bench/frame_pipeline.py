@@ -45,8 +45,16 @@ def camera_frame(width: int = 1920, height: int = 1080, seed: int = 4) -> npt.ND
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
         cv2.rectangle(frame, top_left, (top_left[0] + size[0], top_left[1] + size[1]), colour, -1, cv2.LINE_AA)
     for row in range(12):
-        cv2.putText(frame, "snap2prod 1080p frame " * 3, (40, 80 + 80 * row), cv2.FONT_HERSHEY_SIMPLEX, 1.1,
-                    (20, 20, 20), 2, cv2.LINE_AA)  # fmt: skip
+        cv2.putText(
+            frame,
+            "snap2prod 1080p frame " * 3,
+            (40, 80 + 80 * row),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            1.1,
+            (20, 20, 20),
+            2,
+            cv2.LINE_AA,
+        )
     noise = rng.normal(0, 3.5, frame.shape)
     return np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
 

@@ -44,11 +44,32 @@ def _measure(
 ) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {"cold": [], "noop": [], "dry": [], "raw": []}
     for i in range(runs):
-        opts = promote.Options(to="sim", kubeconfig=cluster.kubeconfig, lock=lock_path, host=gateway.host,
-                               namespace=f"{prefix}-{i}", release="snap2prod", timeout_s=120)  # fmt: skip
-        helm = [str(toolchain.binary("helm")), "--kubeconfig", str(cluster.kubeconfig), "upgrade", "--install",
-                "snap2prod", str(CHART), "-n", f"{prefix}-raw-{i}", "--create-namespace", "-f", str(values_file),
-                "--wait", "--timeout", "120s"]  # fmt: skip
+        opts = promote.Options(
+            to="sim",
+            kubeconfig=cluster.kubeconfig,
+            lock=lock_path,
+            host=gateway.host,
+            namespace=f"{prefix}-{i}",
+            release="snap2prod",
+            timeout_s=120,
+        )
+        helm = [
+            str(toolchain.binary("helm")),
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "upgrade",
+            "--install",
+            "snap2prod",
+            str(CHART),
+            "-n",
+            f"{prefix}-raw-{i}",
+            "--create-namespace",
+            "-f",
+            str(values_file),
+            "--wait",
+            "--timeout",
+            "120s",
+        ]
 
         def cold(o: promote.Options = opts) -> None:
             times["cold"].append(_timed(lambda: promote.promote(o)))
@@ -62,9 +83,22 @@ def _measure(
         dry_opts = promote.Options(**{**opts.__dict__, "dry_run": True})
         times["dry"].append(_timed(lambda o=dry_opts: promote.promote(o)))
         for namespace in (opts.namespace, f"{prefix}-raw-{i}"):  # free the GPUs and CPU for the next pair
-            subprocess.run([str(toolchain.binary("helm")), "--kubeconfig", str(cluster.kubeconfig), "uninstall",
-                            "snap2prod", "-n", namespace, "--wait", "--timeout", "120s"], check=True,
-                           capture_output=True)  # fmt: skip
+            subprocess.run(
+                [
+                    str(toolchain.binary("helm")),
+                    "--kubeconfig",
+                    str(cluster.kubeconfig),
+                    "uninstall",
+                    "snap2prod",
+                    "-n",
+                    namespace,
+                    "--wait",
+                    "--timeout",
+                    "120s",
+                ],
+                check=True,
+                capture_output=True,
+            )
     return times
 
 
@@ -83,8 +117,14 @@ def run(runs: int = RUNS, cluster: Cluster | None = None, prefix: str = "bench")
         else:
             sim = Sim(root / "sim")
             try:
-                times = _measure(sim.up(SimSpec(gpu_nodes=2, gpus_per_node=8, cpu_nodes=1)), gateway, lock_path,
-                                 values_file, runs, prefix)  # fmt: skip
+                times = _measure(
+                    sim.up(SimSpec(gpu_nodes=2, gpus_per_node=8, cpu_nodes=1)),
+                    gateway,
+                    lock_path,
+                    values_file,
+                    runs,
+                    prefix,
+                )
             finally:
                 sim.down()
     cold, noop, dry, raw = (Spread.of(times[k]) for k in ("cold", "noop", "dry", "raw"))

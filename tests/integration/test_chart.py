@@ -228,8 +228,11 @@ def test_ollama_writes_only_to_its_volumes(rendered: dict[str, list[dict[str, An
     env = {e["name"]: e.get("value") for e in container["env"]}
     mounts = {m["mountPath"]: m.get("readOnly", False) for m in container["volumeMounts"]}
     assert (env["OLLAMA_MODELS"], env["HOME"], env["TMPDIR"]) == ("/models", "/home/ollama", "/tmp")
-    assert {path: ro for path, ro in mounts.items() if not ro} == {"/models": False, "/home/ollama": False,
-                                                                   "/tmp": False}  # fmt: skip
+    assert {path: ro for path, ro in mounts.items() if not ro} == {
+        "/models": False,
+        "/home/ollama": False,
+        "/tmp": False,
+    }
 
 
 # --- network exposure ------------------------------------------------------------------------------------
@@ -258,8 +261,11 @@ def test_the_network_policy_admits_only_the_app_and_the_helm_test_to_ollama(
     peers = rule["from"]
     assert all(set(peer) == {"podSelector"} for peer in peers)  # no namespaces, no IP blocks
     app, test = pod_labels(docs, "Deployment", "app"), pod_labels(docs, "Job", "smoke-test")
-    admitted = {name for name, labels in (("app", app), ("test", test), ("ollama", ollama))
-                if any(selects(peer["podSelector"], labels) for peer in peers)}  # fmt: skip
+    admitted = {
+        name
+        for name, labels in (("app", app), ("test", test), ("ollama", ollama))
+        if any(selects(peer["podSelector"], labels) for peer in peers)
+    }
     assert admitted == {"app", "test"}
 
 
@@ -360,11 +366,21 @@ def test_direct_pulls_expect_the_locked_digest(rendered: dict[str, list[dict[str
     lock = yaml.safe_load(FIXTURE_LOCK.read_text())
     moondream, smollm2 = lock["models"]
     assert model_list(rendered["prod"]) == [
-        ["moondream:latest", "moondream:latest", moondream["digest"], "-",
-         "registry.ollama.ai/library/moondream/latest"],
-        ["snap2prod/smollm2:135m", "snap2prod/smollm2:135m", smollm2["digest"], smollm2["mirror_digest"],
-         "registry.ollama.ai/snap2prod/smollm2/135m"],
-    ]  # fmt: skip
+        [
+            "moondream:latest",
+            "moondream:latest",
+            moondream["digest"],
+            "-",
+            "registry.ollama.ai/library/moondream/latest",
+        ],
+        [
+            "snap2prod/smollm2:135m",
+            "snap2prod/smollm2:135m",
+            smollm2["digest"],
+            smollm2["mirror_digest"],
+            "registry.ollama.ai/snap2prod/smollm2/135m",
+        ],
+    ]
 
 
 def test_mirrored_pulls_expect_the_mirror_digest(lock_file: Path) -> None:
@@ -374,9 +390,8 @@ def test_mirrored_pulls_expect_the_mirror_digest(lock_file: Path) -> None:
     rows = model_list(docs)
     assert [row[:4] for row in rows] == [
         ["moondream:latest", "10.0.0.5:5000/snap2prod/moondream:latest", moondream["digest"], "-"],
-        ["snap2prod/smollm2:135m", "10.0.0.5:5000/snap2prod/smollm2:135m", smollm2["mirror_digest"],
-         smollm2["digest"]],
-    ]  # fmt: skip
+        ["snap2prod/smollm2:135m", "10.0.0.5:5000/snap2prod/smollm2:135m", smollm2["mirror_digest"], smollm2["digest"]],
+    ]
     init = one(docs, "Deployment", "ollama")["spec"]["template"]["spec"]["initContainers"][0]
     assert {"name": "SNAP2PROD_PULL_INSECURE", "value": "true"} in init["env"]
 
@@ -518,17 +533,22 @@ BAD_VALUES = [
     ("app.service.type=LoadBalancer", "at '/app/service/type': value must be one of 'ClusterIP', 'NodePort'"),
     ("ollama.imag.tag=x", "at '/ollama': additional properties 'imag' not allowed"),
     ("app.podSecurityContext.runAsNonRoot=false", "at '/app/podSecurityContext/runAsNonRoot': value must be true"),
-    ("ollama.securityContext.allowPrivilegeEscalation=true",
-     "at '/ollama/securityContext/allowPrivilegeEscalation': value must be false"),
+    (
+        "ollama.securityContext.allowPrivilegeEscalation=true",
+        "at '/ollama/securityContext/allowPrivilegeEscalation': value must be false",
+    ),
     ("ollama.persistence.size=lots", "at '/ollama/persistence/size': 'lots' does not match pattern"),
     ("models.registry=http://mirror", "at '/models/registry': 'http://mirror' does not match pattern"),
-    ("models.lock.models[0].name=moondream,models.lock.models[0].tag=latest,models.lock.models[0].size=1,"
-     "models.lock.models[0].digest=abc", "at '/models/lock/models/0/digest': 'abc' does not match pattern"),
+    (
+        "models.lock.models[0].name=moondream,models.lock.models[0].tag=latest,models.lock.models[0].size=1,"
+        "models.lock.models[0].digest=abc",
+        "at '/models/lock/models/0/digest': 'abc' does not match pattern",
+    ),
     ("models.lock.version=2", "at '/models/lock/version': value must be 1"),
     ("app.settings.logFormat=xml", "at '/app/settings/logFormat': value must be one of 'text', 'json'"),
     ("ollama.env.numParallel=0", "at '/ollama/env/numParallel': minimum: got 0, want 1"),
     ("app.service.nodePort=80", "at '/app/service/nodePort'"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("value", "message"), BAD_VALUES, ids=[v.split("=")[0] for v, _ in BAD_VALUES])

@@ -63,8 +63,10 @@ def test_by_default_only_the_port_and_scrape_annotations_are_rendered(env: str, 
     ports = {p["name"]: p for p in one(docs, "Service", "app")["spec"]["ports"]}
     assert ports["metrics"]["port"] == 9464
     assert ports["metrics"]["targetPort"] == "metrics"
-    container_ports = {p["name"]: p["containerPort"] for p in one(docs, "Deployment", "app")["spec"]["template"][
-        "spec"]["containers"][0]["ports"]}  # fmt: skip
+    container_ports = {
+        p["name"]: p["containerPort"]
+        for p in one(docs, "Deployment", "app")["spec"]["template"]["spec"]["containers"][0]["ports"]
+    }
     assert container_ports["metrics"] == 9464
     annotations = app_pod_annotations(docs)
     assert annotations["prometheus.io/scrape"] == "true"
@@ -98,8 +100,11 @@ def test_the_service_monitor_scrapes_the_app_services_metrics_port(all_on: list[
 
 
 def test_the_service_monitor_and_rule_carry_the_labels_prometheus_selects(lock_file: Path) -> None:
-    docs = template("prod", lock_file, sets=[*ALL_ON, "metrics.serviceMonitor.labels.release=kps",
-                                             "metrics.prometheusRule.labels.release=kps"])  # fmt: skip
+    docs = template(
+        "prod",
+        lock_file,
+        sets=[*ALL_ON, "metrics.serviceMonitor.labels.release=kps", "metrics.prometheusRule.labels.release=kps"],
+    )
     assert one(docs, "ServiceMonitor")["metadata"]["labels"]["release"] == "kps"
     assert one(docs, "PrometheusRule")["metadata"]["labels"]["release"] == "kps"
 
@@ -123,14 +128,19 @@ def test_the_dashboard_configmap_holds_the_tested_dashboard_for_grafanas_sidecar
 
 def test_the_network_policy_admits_scrapes_from_the_configured_namespace(lock_file: Path) -> None:
     peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
-    docs = template("prod", lock_file,
-                    sets=["networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name"
-                          "=monitoring"])  # fmt: skip
+    docs = template(
+        "prod",
+        lock_file,
+        sets=["networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name=monitoring"],
+    )
     rules = one(docs, "NetworkPolicy", "app")["spec"]["ingress"]
     (metrics_rule,) = [r for r in rules if r["ports"] == [{"port": "metrics", "protocol": "TCP"}]]
     assert metrics_rule["from"] == [peer]
-    (default_rule,) = [r for r in one(template("prod", lock_file), "NetworkPolicy", "app")["spec"]["ingress"]
-                       if r["ports"][0]["port"] == "metrics"]  # fmt: skip
+    (default_rule,) = [
+        r
+        for r in one(template("prod", lock_file), "NetworkPolicy", "app")["spec"]["ingress"]
+        if r["ports"][0]["port"] == "metrics"
+    ]
     assert "from" not in default_rule  # anyone in the cluster
 
 

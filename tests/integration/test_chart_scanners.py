@@ -63,8 +63,18 @@ def kube_score(manifests: Path) -> tuple[set[Finding], int]:
 
 
 def checkov(manifests: Path) -> tuple[set[Finding], int]:
-    cmd = [str(toolchain.binary("checkov")), "-f", str(manifests), "--framework", "kubernetes", "-o", "json",
-           "--quiet", "--compact", "--skip-download"]  # fmt: skip
+    cmd = [
+        str(toolchain.binary("checkov")),
+        "-f",
+        str(manifests),
+        "--framework",
+        "kubernetes",
+        "-o",
+        "json",
+        "--quiet",
+        "--compact",
+        "--skip-download",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300, cwd=manifests.parent)
     assert proc.returncode in (0, 1), proc.stderr
     report = json.loads(proc.stdout)
@@ -121,8 +131,12 @@ def test_every_waiver_still_matches_a_finding_and_says_why(
 def test_what_the_chart_fixed_fails_again_when_it_comes_back(tmp_path: Path) -> None:
     """The checks can fail: without the anti-affinity, the ephemeral-storage limit and the NetworkPolicies the
     scanners report findings the waiver list does not cover."""
-    broken = render(tmp_path, "app.podAntiAffinity=none", "app.resources.limits.ephemeral-storage=null",
-                    "networkPolicy.enabled=false")  # fmt: skip
+    broken = render(
+        tmp_path,
+        "app.podAntiAffinity=none",
+        "app.resources.limits.ephemeral-storage=null",
+        "networkPolicy.enabled=false",
+    )
     found, _ = kube_score(broken)
     new = {(check, where) for check, where, _ in unwaived(found, "kube-score")}
     assert ("deployment-has-host-podantiaffinity", "Deployment/snap2prod-app") in new

@@ -72,8 +72,11 @@ def shipped(
     registry = mirror_registry.redirecting.namespace(NAMESPACE)
     args = ["models", "mirror", "--registry", registry, "--insecure", "--host", ollama_host, "--lock", str(lock_path)]
     assert cli.main(args) == 0
-    docs = template("local", lock_values(root / "lock-values.yaml", lock_path),
-                    sets=[f"models.registry={registry}", "models.insecure=true"])  # fmt: skip
+    docs = template(
+        "local",
+        lock_values(root / "lock-values.yaml", lock_path),
+        sets=[f"models.registry={registry}", "models.insecure=true"],
+    )
     data = one(docs, "ConfigMap", "ollama")["data"]
     for name in ("pull-models.sh", "models-present.sh", "models.list"):
         (root / name).write_text(data[name])
@@ -228,8 +231,13 @@ def test_the_probe_passes_when_every_locked_model_is_served_with_its_digest(
 
 
 def test_the_probe_fails_naming_a_locked_model_the_server_lacks(shipped: Shipped, served: ScratchOllama) -> None:
-    missing = ["moondream:latest", "moondream:latest", "sha256:" + "1" * 64, "-",
-               "registry.ollama.ai/library/moondream/latest"]  # fmt: skip
+    missing = [
+        "moondream:latest",
+        "moondream:latest",
+        "sha256:" + "1" * 64,
+        "-",
+        "registry.ollama.ai/library/moondream/latest",
+    ]
     models_list = shipped.with_rows("one-missing.list", [*shipped.rows(), missing])
     proc = run_probe(shipped, served.models, port_of(served), models_list)
     assert proc.returncode == 1
@@ -283,8 +291,14 @@ def run_smoke_test(
 ) -> subprocess.CompletedProcess[str]:
     """The helm test's script with the chart's environment, pointed at this machine's Ollama and page."""
     script, picture, rendered_env = smoke_test
-    env = {**rendered_env, "SNAP2PROD_TEST_IMAGE": str(picture), "PATH": "/usr/bin:/bin", "OLLAMA_HOST": ollama_host,
-           "SNAP2PROD_APP_URL": app_url, "SNAP2PROD_TEST_MODEL": model}  # fmt: skip
+    env = {
+        **rendered_env,
+        "SNAP2PROD_TEST_IMAGE": str(picture),
+        "PATH": "/usr/bin:/bin",
+        "OLLAMA_HOST": ollama_host,
+        "SNAP2PROD_APP_URL": app_url,
+        "SNAP2PROD_TEST_MODEL": model,
+    }
     return subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=300)
 
 

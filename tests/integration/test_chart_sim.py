@@ -93,8 +93,9 @@ def helm_on(cluster: SimCluster, *args: str) -> str:
     return proc.stdout
 
 
-def install(cluster: SimCluster, namespace: str, env: str, *extra: Path, sets: tuple[str, ...] = (),
-            wait: bool = True) -> str:  # fmt: skip
+def install(
+    cluster: SimCluster, namespace: str, env: str, *extra: Path, sets: tuple[str, ...] = (), wait: bool = True
+) -> str:
     args = ["install", RELEASE, str(CHART), "-n", namespace, *values_args(env, *extra)]
     for s in sets:
         args += ["--set", s]
@@ -104,8 +105,10 @@ def install(cluster: SimCluster, namespace: str, env: str, *extra: Path, sets: t
 
 
 def ollama_pod(core: client.CoreV1Api, namespace: str) -> Any:
-    pods = wait_for("the Ollama pod", lambda: core.list_namespaced_pod(
-        namespace, label_selector="app.kubernetes.io/component=ollama").items)  # fmt: skip
+    pods = wait_for(
+        "the Ollama pod",
+        lambda: core.list_namespaced_pod(namespace, label_selector="app.kubernetes.io/component=ollama").items,
+    )
     (pod,) = pods
     return pod
 
@@ -164,10 +167,23 @@ def test_the_strict_dry_run_catches_a_field_that_helms_server_dry_run_lets_throu
     # --dry-run=server renders against the cluster but sends nothing, so a typo there passes it; the API
     # server's own dry run with fieldValidation=Strict (used for every environment above) refuses it.
     typo = "ollama.affinity.nodeAfinity.x=1"
-    helm_on(sim_cluster, "install", RELEASE, str(CHART), "-n", checked_namespace, "--dry-run=server",
-            *values_args("prod", lock_file), "--set", typo)  # fmt: skip
-    deployment = next(d for d in template("prod", lock_file, sets=[typo])
-                      if d["kind"] == "Deployment" and d["metadata"]["name"] == OLLAMA)  # fmt: skip
+    helm_on(
+        sim_cluster,
+        "install",
+        RELEASE,
+        str(CHART),
+        "-n",
+        checked_namespace,
+        "--dry-run=server",
+        *values_args("prod", lock_file),
+        "--set",
+        typo,
+    )
+    deployment = next(
+        d
+        for d in template("prod", lock_file, sets=[typo])
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == OLLAMA
+    )
     status, message = dry_run_create(sim_api, checked_namespace, deployment)
     assert status == 400
     assert 'unknown field "spec.template.spec.affinity.nodeAfinity"' in message
@@ -198,8 +214,16 @@ def test_a_pod_breaking_the_restricted_standard_is_refused_there(
 def test_helm_accepts_every_environment_in_a_server_dry_run(
     env: str, sim_cluster: SimCluster, checked_namespace: str, lock_file: Path
 ) -> None:
-    out = helm_on(sim_cluster, "install", RELEASE, str(CHART), "-n", checked_namespace, "--dry-run=server",
-                  *values_args(env, lock_file))  # fmt: skip
+    out = helm_on(
+        sim_cluster,
+        "install",
+        RELEASE,
+        str(CHART),
+        "-n",
+        checked_namespace,
+        "--dry-run=server",
+        *values_args(env, lock_file),
+    )
     assert "STATUS: pending-install" in out
     assert "DESCRIPTION: Dry run complete" in out
 
@@ -309,8 +333,11 @@ def test_ollama_runs_on_a_gpu_node_with_one_gpu(release: Release, sim_api: Any) 
 def test_the_app_is_ready_on_the_cpu_node(release: Release, sim_api: Any) -> None:
     deployment = client.AppsV1Api(sim_api).read_namespaced_deployment(APP, release.namespace)
     assert deployment.status.ready_replicas == deployment.spec.replicas >= 2
-    pods = client.CoreV1Api(sim_api).list_namespaced_pod(
-        release.namespace, label_selector="app.kubernetes.io/component=app").items  # fmt: skip
+    pods = (
+        client.CoreV1Api(sim_api)
+        .list_namespaced_pod(release.namespace, label_selector="app.kubernetes.io/component=app")
+        .items
+    )
     assert {p.spec.node_name for p in pods} == {"sim-cpu-0"}  # no toleration: GPU nodes stay for Ollama
 
 
@@ -357,8 +384,18 @@ def test_a_new_lock_replaces_the_ollama_pod_on_upgrade(
     with restricted_namespace(sim_api) as namespace:
         install(sim_cluster, namespace, "sim", lock_file)
         before = ollama_pod(core, namespace).metadata.uid
-        helm_on(sim_cluster, "upgrade", RELEASE, str(CHART), "-n", namespace, *values_args("sim", relocked),
-                "--wait", "--timeout", TIMEOUT)  # fmt: skip
+        helm_on(
+            sim_cluster,
+            "upgrade",
+            RELEASE,
+            str(CHART),
+            "-n",
+            namespace,
+            *values_args("sim", relocked),
+            "--wait",
+            "--timeout",
+            TIMEOUT,
+        )
         after = wait_for(
             "one new Ollama pod",
             lambda: [
@@ -434,19 +471,33 @@ def dra_driver(sim_api: Any) -> Iterator[None]:
     """What NVIDIA's DRA driver publishes: DeviceClass gpu.nvidia.com and one ResourceSlice per GPU node with its
     two 80 GiB GPUs."""
     resource = client.ResourceV1Api(sim_api)
-    resource.create_device_class({
-        "metadata": {"name": "gpu.nvidia.com"},
-        "spec": {"selectors": [{"cel": {"expression": "device.driver == 'gpu.nvidia.com'"}}]},
-    })  # fmt: skip
+    resource.create_device_class(
+        {
+            "metadata": {"name": "gpu.nvidia.com"},
+            "spec": {"selectors": [{"cel": {"expression": "device.driver == 'gpu.nvidia.com'"}}]},
+        }
+    )
     nodes = ["sim-gpu-0", "sim-gpu-1"]
     for node in nodes:
-        devices = [{"name": f"gpu-{i}", "attributes": {"productName": {"string": "NVIDIA-A100-SXM4-80GB"}},
-                    "capacity": {"memory": {"value": "80Gi"}}} for i in range(2)]  # fmt: skip
-        resource.create_resource_slice({
-            "metadata": {"name": f"{node}-gpu.nvidia.com"},
-            "spec": {"driver": "gpu.nvidia.com", "nodeName": node, "devices": devices,
-                     "pool": {"name": node, "generation": 1, "resourceSliceCount": 1}},
-        })  # fmt: skip
+        devices = [
+            {
+                "name": f"gpu-{i}",
+                "attributes": {"productName": {"string": "NVIDIA-A100-SXM4-80GB"}},
+                "capacity": {"memory": {"value": "80Gi"}},
+            }
+            for i in range(2)
+        ]
+        resource.create_resource_slice(
+            {
+                "metadata": {"name": f"{node}-gpu.nvidia.com"},
+                "spec": {
+                    "driver": "gpu.nvidia.com",
+                    "nodeName": node,
+                    "devices": devices,
+                    "pool": {"name": node, "generation": 1, "resourceSliceCount": 1},
+                },
+            }
+        )
     try:
         yield
     finally:

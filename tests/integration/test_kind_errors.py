@@ -47,8 +47,21 @@ def fault_foreign_cluster() -> Iterator[str]:
     """A container that kind lists as a cluster named "snap2prod-foreign" (kind finds clusters by this label)."""
     name = "snap2prod-foreign"
     image = bases.ensure(bases.SLIM, local.state() / "test-foreign.log")
-    podman.run(["run", "-d", "--name", f"{name}-control-plane", "--label", f"io.x-k8s.kind.cluster={name}",
-                "--network", "none", image, "sleep", "600"])  # fmt: skip
+    podman.run(
+        [
+            "run",
+            "-d",
+            "--name",
+            f"{name}-control-plane",
+            "--label",
+            f"io.x-k8s.kind.cluster={name}",
+            "--network",
+            "none",
+            image,
+            "sleep",
+            "600",
+        ]
+    )
     yield name
     podman.run(["rm", "-f", "-t", "0", f"{name}-control-plane"], check=False)
 
@@ -69,8 +82,9 @@ def test_a_busy_port_is_named_before_anything_is_made(tmp_path: Path, capsys: py
         busy.listen()
         port = busy.getsockname()[1]
         config = yaml.safe_load(cluster.KIND_CONFIG.read_text())
-        config["nodes"][0]["extraPortMappings"] = [{"containerPort": 30851, "hostPort": port,
-                                                    "listenAddress": "127.0.0.1"}]  # fmt: skip
+        config["nodes"][0]["extraPortMappings"] = [
+            {"containerPort": 30851, "hostPort": port, "listenAddress": "127.0.0.1"}
+        ]
         path = tmp_path / "kind.yaml"
         path.write_text(yaml.safe_dump(config))
         assert cli.main(["kind", "up", "--name", "snap2prod-busy", "--config", str(path)]) == 1

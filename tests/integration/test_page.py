@@ -355,8 +355,10 @@ def test_pull_streams_real_progress_from_a_registry_and_lists_the_model(
     source = {m.name: m.digest for m in gateway.list_models()}
     # the registry holds the pushed manifest minus Ollama's trailing newline: the pull installs what it serves
     repo, tag = ref.split("/", 1)[1].rsplit(":", 1)
-    served = httpx.get(f"http://{mirror_registry.plain.address}/v2/{repo}/manifests/{tag}",
-                       headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})  # fmt: skip
+    served = httpx.get(
+        f"http://{mirror_registry.plain.address}/v2/{repo}/manifests/{tag}",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
     assert served.status_code == 200
     expected = mirror_digest_for(source[text_model], served.content, ref) or normalize_digest(source[text_model])
     assert normalize_digest(installed[ref]) == expected == manifest_digest(served.content)
@@ -484,8 +486,11 @@ def test_the_zip_export_holds_the_pictures_as_sent_and_every_field(
             "chat": [],
             "image": f"capture-{capture.id:03d}.jpg",
         }
-        assert record["description"] and record["prompt"] == "Describe this picture in a few sentences: who or " \
-            "what is in it, and what is happening."  # fmt: skip
+        assert (
+            record["description"]
+            and record["prompt"]
+            == "Describe this picture in a few sentences: who or what is in it, and what is happening."
+        )
     exported = json.loads(offered(page, "export_json"))
     assert [c["id"] for c in exported["captures"]] == [1, 2]
     assert all(c["thumbnail_jpeg_base64"] for c in exported["captures"])

@@ -34,9 +34,25 @@ def dry_run(cluster: SimCluster, tmp_path: Path, lock: Path, host: str, *args: s
     created. Returns the exit code and the JSON report."""
     report, extra = tmp_path / f"report-{uuid.uuid4().hex[:6]}.json", tmp_path / f"v-{uuid.uuid4().hex[:6]}.json"
     extra.write_text(json.dumps(values))
-    argv = ["promote", "--to", "sim", "--kubeconfig", str(cluster.kubeconfig), "-n", f"mem-{uuid.uuid4().hex[:8]}",
-            "--dry-run", "--lock", str(lock), "--host", host, "--values", str(extra), "--report", str(report),
-            *args]  # fmt: skip
+    argv = [
+        "promote",
+        "--to",
+        "sim",
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        "-n",
+        f"mem-{uuid.uuid4().hex[:8]}",
+        "--dry-run",
+        "--lock",
+        str(lock),
+        "--host",
+        host,
+        "--values",
+        str(extra),
+        "--report",
+        str(report),
+        *args,
+    ]
     code = cli.main(argv)
     return code, json.loads(report.read_text())
 
@@ -63,8 +79,9 @@ def test_the_vision_projector_is_counted(gateway: OllamaGateway, text_model: str
 def test_a_context_that_cannot_fit_is_refused_with_its_numbers(
     sim_cluster: SimCluster, real_lock: Path, ollama_host: str, tmp_path: Path
 ) -> None:
-    code, report = dry_run(sim_cluster, tmp_path, real_lock, ollama_host,
-                           ollama={"env": {"numParallel": 512, "contextLength": 8192}})  # fmt: skip
+    code, report = dry_run(
+        sim_cluster, tmp_path, real_lock, ollama_host, ollama={"env": {"numParallel": 512, "contextLength": 8192}}
+    )
     assert (code, report["outcome"]) == (5, "PreflightFailed")
     error = report["error"]
     assert "✗ models fit in GPU memory: snap2prod/smollm2:135m needs 90." in error
@@ -76,8 +93,9 @@ def test_a_context_that_cannot_fit_is_refused_with_its_numbers(
 def test_the_same_with_half_the_context_passes(
     sim_cluster: SimCluster, real_lock: Path, ollama_host: str, tmp_path: Path
 ) -> None:
-    code, report = dry_run(sim_cluster, tmp_path, real_lock, ollama_host,
-                           ollama={"env": {"numParallel": 512, "contextLength": 4096}})  # fmt: skip
+    code, report = dry_run(
+        sim_cluster, tmp_path, real_lock, ollama_host, ollama={"env": {"numParallel": 512, "contextLength": 4096}}
+    )
     assert (code, report["outcome"]) == (0, "dry-run"), report.get("error")
     status, detail = checks(report)["models fit in GPU memory"]
     assert status == "ok"

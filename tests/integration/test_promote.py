@@ -71,8 +71,20 @@ def promote(
 ) -> tuple[int, dict[str, Any]]:
     """Run `snap2prod promote --to sim` in-process; returns the exit code and the JSON report."""
     report = tmp_path / f"report-{uuid.uuid4().hex[:6]}.json"
-    argv = ["promote", "--to", "sim", "--kubeconfig", str(cluster.kubeconfig), "-n", namespace,
-            "--timeout", TIMEOUT, "--report", str(report), *args]  # fmt: skip
+    argv = [
+        "promote",
+        "--to",
+        "sim",
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        "-n",
+        namespace,
+        "--timeout",
+        TIMEOUT,
+        "--report",
+        str(report),
+        *args,
+    ]
     if values:
         extra = tmp_path / f"values-{uuid.uuid4().hex[:6]}.yaml"
         extra.write_text(json.dumps(values))
@@ -82,8 +94,9 @@ def promote(
 
 
 def helm_history(cluster: SimCluster, namespace: str) -> list[dict[str, Any]]:
-    proc = helm("history", "snap2prod", "-n", namespace, "-o", "json", kubeconfig=cluster.kubeconfig,
-                context=cluster.context)  # fmt: skip
+    proc = helm(
+        "history", "snap2prod", "-n", namespace, "-o", "json", kubeconfig=cluster.kubeconfig, context=cluster.context
+    )
     return list(json.loads(proc.stdout)) if proc.returncode == 0 else []
 
 
@@ -129,8 +142,9 @@ def test_promoting_again_is_a_no_op(
     assert again["verify"]["helm_test"] == (
         "passed for revision 1 when it was rolled out; not re-run, nothing changed (--retest runs it again)"
     )
-    code, retested = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--host", ollama_host,
-                             "--retest")  # fmt: skip
+    code, retested = promote(
+        sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--host", ollama_host, "--retest"
+    )
     assert code == 0 and retested["outcome"] == "unchanged"
     assert retested["verify"]["helm_test"].startswith("passed (simulated")
 
@@ -139,8 +153,9 @@ def test_dry_run_shows_the_diff_and_changes_nothing(
     promoted: tuple[str, dict[str, Any]], sim_cluster: SimCluster, sim_api: Any, real_lock: Path, tmp_path: Path
 ) -> None:
     namespace, _ = promoted
-    code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--from-lock", "--dry-run",
-                           app={"replicas": 3})  # fmt: skip
+    code, report = promote(
+        sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--from-lock", "--dry-run", app={"replicas": 3}
+    )
     assert code == 0, report.get("error")
     assert report["outcome"] == "dry-run"
     assert "-  replicas: 2\n+  replicas: 3" in report["diff"]
@@ -161,8 +176,7 @@ def test_dry_run_of_a_new_release_creates_nothing(
 def test_more_gpus_than_a_node_has_are_refused_at_preflight_and_no_releaseexists(
     sim_cluster: SimCluster, sim_api: Any, namespace: str, real_lock: Path, tmp_path: Path
 ) -> None:
-    code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--from-lock",
-                           gpu={"count": 3})  # fmt: skip
+    code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--from-lock", gpu={"count": 3})
     assert (code, report["outcome"]) == (5, "PreflightFailed")
     assert "3 nvidia.com/gpu on one node each, but the matching nodes have" in report["error"]
     assert "nothing was changed" in report["error"]
@@ -186,8 +200,18 @@ def test_a_model_larger_than_the_gpu_memory_is_refused_at_preflight(
 @pytest.mark.parametrize("context", ["kind-snap2prod", "snap2prod-sim", "docker-desktop", "minikube"])
 def test_prod_refuses_a_local_looking_context(context: str, real_lock: Path, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    argv = ["promote", "--to", "prod", "--kube-context", context, "--yes", "--lock", str(real_lock), "--report",
-            str(report)]  # fmt: skip
+    argv = [
+        "promote",
+        "--to",
+        "prod",
+        "--kube-context",
+        context,
+        "--yes",
+        "--lock",
+        str(real_lock),
+        "--report",
+        str(report),
+    ]
     assert cli.main(argv) == 4
     assert "looks like a local cluster" in json.loads(report.read_text())["error"]
 
@@ -198,8 +222,17 @@ def test_prod_needs_an_explicit_context(real_lock: Path) -> None:
 
 def test_prod_without_yes_and_without_a_terminal_asks_for_yes(real_lock: Path, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    argv = ["promote", "--to", "prod", "--kube-context", "gpu-cluster", "--lock", str(real_lock), "--report",
-            str(report)]  # fmt: skip
+    argv = [
+        "promote",
+        "--to",
+        "prod",
+        "--kube-context",
+        "gpu-cluster",
+        "--lock",
+        str(real_lock),
+        "--report",
+        str(report),
+    ]
     assert cli.main(argv) == 4  # pytest's stdin is no terminal, so nobody could answer the question
     assert "needs confirmation: add --yes" in json.loads(report.read_text())["error"]
 
@@ -224,8 +257,17 @@ def test_a_rollout_that_never_becomes_ready_is_rolled_back_and_the_previous_revi
     assert code == 0, first.get("error")
     # preflight counts GPUs, not CPUs: an app pod asking for more CPU than any node has passes it and then never
     # gets scheduled, so Helm's wait runs out
-    code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--from-lock", "--timeout",
-                           "8", app={"resources": {"requests": {"cpu": "64"}}})  # fmt: skip
+    code, report = promote(
+        sim_cluster,
+        namespace,
+        tmp_path,
+        "--lock",
+        str(real_lock),
+        "--from-lock",
+        "--timeout",
+        "8",
+        app={"resources": {"requests": {"cpu": "64"}}},
+    )
     assert (code, report["outcome"]) == (6, "RolloutFailed")
     assert "rolled back to revision 1" in report["error"]
     assert (report["revision"], report["previous_revision"]) == (3, 1)  # the report says where it stands now
@@ -289,8 +331,16 @@ def test_preflight_for_prod_refuses_placeholder_digests_and_a_missing_ingress_cl
     values = promote.merged_values("prod", [], lock, real_lock)
     docs = rollout.render(rollout.Helm(sim_cluster.kubeconfig, sim_cluster.context), values, "snap2prod", "prod-x")
     with pytest.raises(preflight.PreflightFailed) as failed:
-        preflight.run(sim_api, namespace="prod-x", release="snap2prod", docs=docs, values=promote.effective(values),
-                      lock=lock, production=True, ingress_strict=True)  # fmt: skip
+        preflight.run(
+            sim_api,
+            namespace="prod-x",
+            release="snap2prod",
+            docs=docs,
+            values=promote.effective(values),
+            lock=lock,
+            production=True,
+            ingress_strict=True,
+        )
     message = str(failed.value)
     assert "✗ ingress class: IngressClass 'nginx' does not exist" in message
     assert "✗ image digests: app.image.digest, ollama.image.digest still the all-zero placeholder" in message
@@ -363,27 +413,57 @@ def test_registry_mirrors_the_locked_models_first_and_the_cluster_pulls_from_the
     shutil.copy(real_lock, lock_file)
     registry = mirror_registry.redirecting.namespace()
     with own_namespace(sim_api) as namespace:
-        code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(lock_file), "--host", ollama_host,
-                               "--registry", registry, "--insecure")  # fmt: skip
+        code, report = promote(
+            sim_cluster,
+            namespace,
+            tmp_path,
+            "--lock",
+            str(lock_file),
+            "--host",
+            ollama_host,
+            "--registry",
+            registry,
+            "--insecure",
+        )
         assert code == 0, report.get("error")
         assert registry in report["verify"]["mirror"]
-        got = helm("get", "values", "snap2prod", "-n", namespace, "-o", "json", kubeconfig=sim_cluster.kubeconfig,
-                   context=sim_cluster.context)  # fmt: skip
+        got = helm(
+            "get",
+            "values",
+            "snap2prod",
+            "-n",
+            namespace,
+            "-o",
+            "json",
+            kubeconfig=sim_cluster.kubeconfig,
+            context=sim_cluster.context,
+        )
         models = json.loads(got.stdout)["models"]
     assert models["registry"] == registry and models["insecure"] is True
     assert models["lock"]["mirror"]["registry"] == registry
     (locked,) = read_lock(lock_file).models
     repo, tag = registry_ref(registry, locked.ref).split("/", 1)[1].rsplit(":", 1)
-    manifest = httpx.get(f"http://{mirror_registry.redirecting.address}/v2/{repo}/manifests/{tag}",
-                         headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})  # fmt: skip
+    manifest = httpx.get(
+        f"http://{mirror_registry.redirecting.address}/v2/{repo}/manifests/{tag}",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
     assert manifest.status_code == 200
     served = "sha256:" + hashlib.sha256(manifest.content).hexdigest()
     assert served == (locked.mirror_digest or locked.digest)
 
 
 def _manifest_by_object(cluster: SimCluster, namespace: str, revision: int) -> dict[str, str]:
-    proc = helm("get", "manifest", "snap2prod", "-n", namespace, "--revision", str(revision),
-                kubeconfig=cluster.kubeconfig, context=cluster.context)  # fmt: skip
+    proc = helm(
+        "get",
+        "manifest",
+        "snap2prod",
+        "-n",
+        namespace,
+        "--revision",
+        str(revision),
+        kubeconfig=cluster.kubeconfig,
+        context=cluster.context,
+    )
     docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
     return {f"{d['kind']}/{d['metadata']['name']}": yaml.safe_dump(d, sort_keys=True) for d in docs}
 

@@ -195,8 +195,10 @@ def test_a_gpu_deployment_is_placed_on_a_gpu_node_and_becomes_ready(
             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "gpu-app"}}, "template": template},
         },
     )
-    wait_for("the Deployment to be available", lambda: apps.read_namespaced_deployment(
-        "gpu-app", namespace).status.available_replicas == 1)  # fmt: skip
+    wait_for(
+        "the Deployment to be available",
+        lambda: apps.read_namespaced_deployment("gpu-app", namespace).status.available_replicas == 1,
+    )
     (placed,) = core.list_namespaced_pod(namespace, label_selector="app=gpu-app").items
     assert placed.spec.node_name in {"sim-gpu-0", "sim-gpu-1"}
     assert placed.status.phase == "Running"
@@ -247,8 +249,10 @@ def test_a_job_reaches_complete(sim_api: Any, namespace: str) -> None:
 
 def test_a_statefulset_gets_ready_pods_with_bound_claims(sim_api: Any, core: client.CoreV1Api, namespace: str) -> None:
     apps = client.AppsV1Api(sim_api)
-    claim = {"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
-                                                    "resources": {"requests": {"storage": "1Gi"}}}}  # fmt: skip
+    claim = {
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
     spec = {
         "serviceName": "db",
         "replicas": 2,
@@ -268,8 +272,10 @@ def test_a_claim_binds_through_the_default_storage_class(core: client.CoreV1Api,
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "20Gi"}}},
     }
     core.create_namespaced_persistent_volume_claim(namespace, claim)
-    wait_for("the claim to bind", lambda: core.read_namespaced_persistent_volume_claim(
-        "models", namespace).status.phase == "Bound")  # fmt: skip
+    wait_for(
+        "the claim to bind",
+        lambda: core.read_namespaced_persistent_volume_claim("models", namespace).status.phase == "Bound",
+    )
     bound = core.read_namespaced_persistent_volume_claim("models", namespace)
     assert bound.spec.storage_class_name == "kwok-volume"
     assert bound.status.capacity["storage"] == "20Gi"
@@ -444,9 +450,22 @@ def test_down_leaves_no_process_or_port_behind(tmp_path: Path, capsys: pytest.Ca
     own = Sim(tmp_path / "sim")
     api_port = free_port()
     rc, output = run_cli(
-        ["sim", "up", "--gpu-nodes", "1", "--gpus-per-node", "1", "--cpu-nodes", "0", "--port", str(api_port),
-         "--dir", str(own.root)], capsys
-    )  # fmt: skip
+        [
+            "sim",
+            "up",
+            "--gpu-nodes",
+            "1",
+            "--gpus-per-node",
+            "1",
+            "--cpu-nodes",
+            "0",
+            "--port",
+            str(api_port),
+            "--dir",
+            str(own.root),
+        ],
+        capsys,
+    )
     assert rc == 0, output
     assert f"export KUBECONFIG={own.kubeconfig}" in output
     pids = own.processes()

@@ -37,9 +37,14 @@ def test_shipped_catalog_lists_the_models_of_issue_4() -> None:
 
 @pytest.mark.parametrize(
     ("name", "pixels"),
-    [("llava:7b", 672), ("bakllava:7b", 336), ("moondream:latest", 378), ("llava-phi3:3.8b", 336),
-     ("llama3.2-vision:11b", 560)],
-)  # fmt: skip
+    [
+        ("llava:7b", 672),
+        ("bakllava:7b", 336),
+        ("moondream:latest", 378),
+        ("llava-phi3:3.8b", 336),
+        ("llama3.2-vision:11b", 560),
+    ],
+)
 def test_vision_models_carry_their_encoders_native_image_size(name: str, pixels: int) -> None:
     entry = load_catalog().get(name)
     assert entry.role is Role.VISION
@@ -110,8 +115,9 @@ def test_a_catalog_that_is_not_a_mapping_says_what_is_expected(tmp_path: Path) -
 
 
 def test_a_vision_model_without_image_size_is_rejected_with_its_name(tmp_path: Path) -> None:
-    path = _catalog(tmp_path, "models:\n  - name: eye:1\n    role: vision\n    capabilities: [completion, vision]\n"
-                              "    size_gb: 1\n")  # fmt: skip
+    path = _catalog(
+        tmp_path, "models:\n  - name: eye:1\n    role: vision\n    capabilities: [completion, vision]\n    size_gb: 1\n"
+    )
     with pytest.raises(CatalogError, match=r"models\[0\] \(eye:1\): a vision model needs image_size"):
         load_catalog(path)
 
@@ -153,8 +159,10 @@ def test_a_model_listed_twice_is_rejected(tmp_path: Path) -> None:
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
-    path = _catalog(tmp_path, "models:\n  - name: a:1\n    role: chat\n    size_gb: -1\n"
-                              "  - name: b:1\n    role: nope\n    size_gb: 1\n")  # fmt: skip
+    path = _catalog(
+        tmp_path,
+        "models:\n  - name: a:1\n    role: chat\n    size_gb: -1\n  - name: b:1\n    role: nope\n    size_gb: 1\n",
+    )
     with pytest.raises(CatalogError) as caught:
         load_catalog(path)
     assert "models[0] (a:1).size_gb" in str(caught.value)
@@ -246,11 +254,17 @@ def test_instructions_outside_the_subset_are_named_with_their_line(tmp_path: Pat
 
 
 def test_parameters_are_typed_and_stop_is_a_list(tmp_path: Path) -> None:
-    text = 'FROM /a.gguf\nPARAMETER temperature 0.7\nPARAMETER num_ctx 4096\nPARAMETER stop "<|im_end|>"\n' \
-           "PARAMETER stop </s>\nparameter mirostat_eta 0.1\n"  # fmt: skip
+    text = (
+        'FROM /a.gguf\nPARAMETER temperature 0.7\nPARAMETER num_ctx 4096\nPARAMETER stop "<|im_end|>"\n'
+        "PARAMETER stop </s>\nparameter mirostat_eta 0.1\n"
+    )
     source = parse_modelfile(_modelfile(tmp_path, text), variables={})
-    assert source.parameters == {"temperature": 0.7, "num_ctx": 4096, "stop": ["<|im_end|>", "</s>"],
-                                 "mirostat_eta": 0.1}  # fmt: skip
+    assert source.parameters == {
+        "temperature": 0.7,
+        "num_ctx": 4096,
+        "stop": ["<|im_end|>", "</s>"],
+        "mirostat_eta": 0.1,
+    }
 
 
 def test_a_parameter_set_twice_is_rejected(tmp_path: Path) -> None:

@@ -595,9 +595,18 @@ def build_corpus() -> list[Case]:
         cases.append(Case(name, data, reference=reference))
 
     # text and other formats
-    texts = [b"hello", b"\n", b"   \t  ", b'{"image": null}', b"a,b,c\n1,2,3\n", b"# Title\n\nSome *markdown*.",
-             "Grüße, 日本語のテキスト".encode(), b"import os\nprint(os.getcwd())\n", b"<p>not html root</p>",
-             b"data:image/png;base64,iVBORw0KGgo="]  # fmt: skip
+    texts = [
+        b"hello",
+        b"\n",
+        b"   \t  ",
+        b'{"image": null}',
+        b"a,b,c\n1,2,3\n",
+        b"# Title\n\nSome *markdown*.",
+        "Grüße, 日本語のテキスト".encode(),
+        b"import os\nprint(os.getcwd())\n",
+        b"<p>not html root</p>",
+        b"data:image/png;base64,iVBORw0KGgo=",
+    ]
     for k, text in enumerate(texts):
         rejected(f"text-{k}", text, "not_image")
     rejected("gif", pil_bytes(Image.new("RGB", (4, 4)), "GIF"), "unsupported")
