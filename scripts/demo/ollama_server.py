@@ -59,20 +59,23 @@ def start(
     extra_env: dict[str, str] | None = None,
     tie_to_parent: bool = False,
     binary: Path | None = None,
+    address: str = "127.0.0.1",
 ) -> str:
     """Start ``ollama serve`` on a free port with its models in the cache; return its URL once it answers.
 
     ``binary`` is another build of the same version (`make bench` compares CPU baselines); default: the toolchain's.
+    ``address`` is where it listens: loopback, or the kind network's gateway for keynote mode (never 0.0.0.0:
+    Ollama has no authentication).
     """
     if port is None:
         wanted = os.environ.get("SNAP2PROD_OLLAMA_PORT")
         port = int(wanted) if wanted else (DEFAULT_PORT if not port_in_use(DEFAULT_PORT) else free_port())
-    if port_in_use(port):
+    if port_in_use(port, address):
         raise ProcessError(f"port {port} is busy, so Ollama cannot start there; free it or set SNAP2PROD_OLLAMA_PORT")
-    host = f"http://127.0.0.1:{port}"
+    host = f"http://{address}:{port}"
     proc = ManagedProcess(PROCESS_NAME, state)
     env = {
-        "OLLAMA_HOST": f"127.0.0.1:{port}",
+        "OLLAMA_HOST": f"{address}:{port}",
         "OLLAMA_MODELS": str(models_dir()),
         "OLLAMA_NOPRUNE": "1",
         "OLLAMA_NO_CLOUD": "1",

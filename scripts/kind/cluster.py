@@ -71,7 +71,7 @@ def read_record(name: str) -> Record | None:
     return Record(**json.loads(path.read_text())) if path.exists() else None
 
 
-def _kind() -> list[str]:
+def kind_cli() -> list[str]:
     """The toolchain's kind, built on first use (it needs Go, like every tool of the toolchain)."""
     if not toolchain.TOOLS["kind"].installed() and shutil.which("go") is None:
         raise KindError(
@@ -81,7 +81,8 @@ def _kind() -> list[str]:
     return [str(toolchain.binary("kind"))]
 
 
-def _env() -> dict[str, str]:
+def kind_env() -> dict[str, str]:
+    """kind drives podman (the toolchain's, first on PATH)."""
     return {
         **os.environ,
         "KIND_EXPERIMENTAL_PROVIDER": "podman",
@@ -90,7 +91,7 @@ def _env() -> dict[str, str]:
 
 
 def clusters() -> list[str]:
-    out = subprocess.run([*_kind(), "get", "clusters"], capture_output=True, text=True, env=_env(), check=False)
+    out = subprocess.run([*kind_cli(), "get", "clusters"], capture_output=True, text=True, env=kind_env(), check=False)
     return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
 
@@ -207,7 +208,7 @@ def _create(name: str, image: str, config: Path, log: Path) -> None:
     if not Path("/lib/modules").is_dir():
         raise KindError("/lib/modules does not exist and kind mounts it: `snap2prod toolchain --only podman` makes it")
     cmd = [
-        *_kind(),
+        *kind_cli(),
         "create",
         "cluster",
         "--name",
@@ -226,14 +227,14 @@ def _create(name: str, image: str, config: Path, log: Path) -> None:
         out.write(f"\n$ {' '.join(cmd)}\n")
         out.flush()
         proc = subprocess.run(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=_env(), check=False, timeout=CREATE_TIMEOUT_S
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=kind_env(), check=False, timeout=CREATE_TIMEOUT_S
         )
     if proc.returncode != 0:
         tail = "\n".join(log.read_text().strip().splitlines()[-6:])
         subprocess.run(
-            [*_kind(), "delete", "cluster", "--name", name, "--kubeconfig", str(kubeconfig_path(name))],
+            [*kind_cli(), "delete", "cluster", "--name", name, "--kubeconfig", str(kubeconfig_path(name))],
             capture_output=True,
-            env=_env(),
+            env=kind_env(),
             check=False,
         )
         raise KindError(
@@ -265,9 +266,9 @@ def down(name: str = "snap2prod") -> list[str]:
         if record is None:
             raise KindError(f"the kind cluster {name!r} was not made by snap2prod; it is left alone")
         subprocess.run(
-            [*_kind(), "delete", "cluster", "--name", name, "--kubeconfig", str(kubeconfig_path(name))],
+            [*kind_cli(), "delete", "cluster", "--name", name, "--kubeconfig", str(kubeconfig_path(name))],
             capture_output=True,
-            env=_env(),
+            env=kind_env(),
             check=False,
         )
         removed.append(f"cluster {name}")

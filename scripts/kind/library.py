@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from app.gateway import OllamaGateway
 from scripts import toolchain
-from scripts.kind import cluster, publish
+from scripts.kind import cluster, podman, publish
 from scripts.kind import images as build
 from scripts.kind import registry as local
 
@@ -16,6 +18,12 @@ MODELS_PUSH = f"{local.PUSH_ADDRESS}/snap2prod"
 """Where the host's Ollama pushes the locked models."""
 MODELS_PULL = f"{local.MODELS_ADDRESS}/snap2prod"
 """Where the Ollama pod's init container pulls them from (the redirecting registry on the KIND network)."""
+KEYNOTE_HOSTNAME = "host.docker.internal"
+"""The name stacks/local/values-keynote.yaml gives the host; Docker Desktop resolves it, here hostAliases do."""
+
+
+class KeynoteUnreachable(podman.EngineError):
+    """Keynote mode: the KIND node cannot reach the host's Ollama."""
 
 
 @dataclass(frozen=True)
@@ -41,3 +49,30 @@ def image_values() -> dict[str, Any]:
 
 def models_values() -> dict[str, Any]:
     return {"models": {"registry": MODELS_PULL, "insecure": True}}
+
+
+def keynote_values(local_ollama: str) -> dict[str, Any]:
+    """Keynote mode (no Ollama in the cluster): the app pods reach this machine's Ollama at the kind network's
+    gateway, under the name the values file uses, on the port of the Ollama that parity checks.
+
+    Ollama has no authentication, so it should listen on that address (not 0.0.0.0); one that answers only on
+    loopback is refused here with the command that fixes it, before anything changes in the cluster.
+    """
+    address = local.gateway_address()
+    port = urlsplit(local_ollama).port or 11434
+    reachable_at = f"http://{address}:{port}"
+    gateway = OllamaGateway(reachable_at, connect_timeout_s=2.0)
+    try:
+        answers = gateway.reachable()
+    finally:
+        gateway.close()
+    if not answers:
+        raise KeynoteUnreachable(
+            f"keynote mode: the KIND node reaches this machine at {address}, but no Ollama answers at "
+            f"{reachable_at} (the local Ollama is {local_ollama}). Start it there, e.g. "
+            f"`OLLAMA_HOST={address}:{port} ollama serve`, and promote with --host {reachable_at}."
+        )
+    return {
+        "app": {"hostAliases": [{"ip": address, "hostnames": [KEYNOTE_HOSTNAME]}]},
+        "ollama": {"externalHost": f"http://{KEYNOTE_HOSTNAME}:{port}"},
+    }

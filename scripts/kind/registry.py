@@ -192,6 +192,15 @@ def ensure_network(log: Path) -> bool:
     return True
 
 
+def gateway_address() -> str:
+    """This machine's IPv4 address on the kind network: where pods reach a server running on the host."""
+    out = podman.run(["network", "inspect", "--format", "{{range .Subnets}}{{.Gateway}} {{end}}", NETWORK])
+    for address in out.split():
+        if ":" not in address:
+            return address
+    raise podman.EngineError(f"the {NETWORK} network has no IPv4 gateway ({out.strip() or 'no subnets'})")
+
+
 def network_is_ours() -> bool:
     out = podman.run(["network", "inspect", "--format", "{{.Labels}}", NETWORK], check=False)
     return "io.snap2prod.owner:kind" in out

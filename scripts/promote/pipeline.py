@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from rich.markup import escape
@@ -77,12 +78,23 @@ def _promote(opts: Options, report: Report) -> None:
     report.context = target.context
     lock = read_lock(opts.lock)
     values = merged_values(opts.to, opts.values, lock, opts.lock)
+    in_cluster = bool(effective(values)["ollama"]["enabled"])  # False: keynote mode, the host's Ollama
     if opts.to == "kind":  # the images by the digests the local registry serves; the models mirrored there
         from scripts.kind import library as kind
 
         with step("images: build and push into the local registry (cached by content)", t):
             values = merge(kind.image_values(), values)
-        if not opts.from_lock:  # --from-lock: the lock and the mirror are taken as they are, nothing is pushed
+        if not in_cluster and _keynote_host(values):
+            try:
+                keynote = kind.keynote_values(local_ollama(opts))
+            except Snap2ProdError as err:
+                raise PreflightFailed(str(err)) from None
+            values = merge(values, keynote)
+            alias = keynote["app"]["hostAliases"][0]
+            console.print(
+                f"  keynote mode: the app reaches this machine's Ollama at {alias['ip']} ({alias['hostnames'][0]})"
+            )
+        if in_cluster and not opts.from_lock:  # --from-lock: the lock and the mirror are taken as they are
             opts.registry, opts.insecure = opts.registry or kind.MODELS_PUSH, True
     full = effective(values)
     report.models = [{"model": m.ref, "digest": m.digest, "size": m.size} for m in lock.models]
@@ -101,7 +113,7 @@ def _promote(opts: Options, report: Report) -> None:
         lock, values = mirror(lock, values, opts, t)
         full = effective(values)
         report.verify["mirror"] = f"{len(lock.models)} model(s) in {opts.registry}; the cluster pulls from there"
-    if opts.to == "kind":  # the pod pulls from the mirror's address inside the KIND network
+    if opts.to == "kind" and in_cluster:  # the pod pulls from the mirror's address inside the KIND network
         values = merge(values, kind.models_values())
         full = effective(values)
     with step("render: chart with the merged values", t):
@@ -291,6 +303,11 @@ def _verify(
             if not drift.clean:
                 raise VerifyFailed(describe(drift, f"the cluster's Ollama ({services[0]})"))
             report.verify["models"] = f"{len(drift.ok)} locked model(s) served with their digests"
+        else:
+            report.verify["models"] = (
+                "keynote mode: no Ollama in the cluster; the app uses the host's Ollama, whose models parity "
+                "compared with the lock"
+            )
         if not retest:
             report.verify["helm_test"] = (
                 f"passed for revision {report.revision} when it was rolled out; not re-run, nothing changed "
@@ -321,6 +338,13 @@ def model_memory(host: str, lock: Lock) -> dict[str, memory.ModelMemory]:
 def local_ollama(opts: Options) -> str:
     """The local Ollama the lock is compared with and mirrored from: --host, else Settings (OLLAMA_HOST)."""
     return opts.host or Settings().ollama_host
+
+
+def _keynote_host(values: dict[str, Any]) -> bool:
+    """The external Ollama is named as in stacks/local/values-keynote.yaml (this machine), not a server elsewhere."""
+    from scripts.kind.library import KEYNOTE_HOSTNAME
+
+    return urlsplit(str(effective(values)["ollama"]["externalHost"])).hostname == KEYNOTE_HOSTNAME
 
 
 def _component(doc: dict[str, Any]) -> str:

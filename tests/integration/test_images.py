@@ -26,8 +26,23 @@ def built() -> dict[str, build.Built]:
 
 def _run(image: str, port: int, inner: int, *extra: str) -> str:
     name = f"snap2prod-test-{port}"
-    podman.run(["run", "-d", "--rm", "--name", name, "--no-healthcheck", "--read-only", "--tmpfs", "/tmp",
-                "-p", f"127.0.0.1:{port}:{inner}", *extra, image])  # fmt: skip
+    podman.run(
+        [
+            "run",
+            "-d",
+            "--rm",
+            "--name",
+            name,
+            "--no-healthcheck",
+            "--read-only",
+            "--tmpfs",
+            "/tmp",
+            "-p",
+            f"127.0.0.1:{port}:{inner}",
+            *extra,
+            image,
+        ]
+    )
     return name
 
 
@@ -98,6 +113,22 @@ def test_the_digests_recorded_are_the_digests_the_registry_serves(built: dict[st
         assert entry["digest"].startswith("sha256:") and entry["digest"] != "sha256:" + "0" * 64
     values = publish.chart_values()
     assert values["app"]["image"]["digest"] == recorded["app"]["digest"]
+
+
+def test_the_registrys_containers_stop_on_sigterm_and_come_back(built: dict[str, build.Built]) -> None:
+    """`podman stop` sends SIGTERM; a PID 1 without a handler ignores it and is killed after the timeout."""
+    log = local.state() / "test-push.log"
+    local.up(log)
+    for name in local.CONTAINERS:
+        start = time.monotonic()
+        podman.run(["stop", "-t", "10", name])
+        seconds = time.monotonic() - start
+        exit_code = json.loads(podman.run(["container", "inspect", name]))[0]["State"]["ExitCode"]
+        assert seconds < 5 and exit_code != 137, (
+            f"{name}: stopped after {seconds:.1f} s, exit {exit_code} (137: killed)"
+        )
+    local.up(log)
+    assert all(local.running(name) for name in local.CONTAINERS)
 
 
 def test_images_build_without_a_container_engine_says_so_in_one_line(

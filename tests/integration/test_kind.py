@@ -10,6 +10,7 @@ digest the mirror does not serve, rolled back. Last, `kind down` leaves no conta
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -17,14 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from app.gateway import OllamaGateway
 from app.lock import Lock, pin, read_lock, write_lock
 from scripts import cli, toolchain
+from scripts.demo import ollama_server
 from scripts.kind import cluster, nodeimage, podman
 from scripts.kind import registry as local
 from scripts.kube import new_client
+from scripts.paths import STACKS
+from scripts.processes import free_port
 from scripts.promote import verify
+from tests.e2e.conftest import CHROMIUM_ARGS
+from tests.e2e.test_page_browser import VIDEO_PLAYING, write_y4m
 from tests.kube import wait_for
 
 NAME = "snap2prod"
@@ -102,6 +109,9 @@ def test_status_reports_a_ready_node_and_the_registry(up: cluster.UpResult) -> N
 
 NAMESPACE = "snap2prod-kind-test"
 TIMEOUT = "900"
+KEYNOTE = STACKS / "local" / "values-keynote.yaml"
+APP_NODE_PORT = 30851  # stacks/local/values.yaml: app.service.nodePort
+PAGE_TIMEOUT_MS = 180_000
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +198,52 @@ def test_promote_again_changes_nothing(up: cluster.UpResult, ollama_host: str, l
     assert report["verify"]["helm_test"].startswith(f"passed for revision {report['revision']} when it was rolled")
 
 
+def _page_url() -> str:
+    """Where stacks/local/kind.yaml maps the app Service's NodePort on this machine."""
+    for node in cluster.load_config()["nodes"]:
+        for m in node.get("extraPortMappings", []):
+            if m["containerPort"] == APP_NODE_PORT:
+                return f"http://{m.get('listenAddress', '127.0.0.1')}:{m['hostPort']}"
+    raise AssertionError(f"stacks/local/kind.yaml maps no port to the app's NodePort {APP_NODE_PORT}")
+
+
+def _take_photo_on_the_kind_page(tmp_path: Path, ollama_url: str) -> tuple[str, float]:
+    """Real Chromium with a fake camera on the page the app pod serves: Take Photo; the caption and the TTFT."""
+    # its own Playwright, closed before the next test: its event loop would break pyhelm3's asyncio.run
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(toolchain.binary("chromium")),
+            headless=True,
+            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={write_y4m(tmp_path / 'camera.y4m')}"],
+        )
+        try:
+            page = browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1000}).new_page()
+            page.goto(_page_url())
+            expect(page.get_by_text(f"reachable at {ollama_url}")).to_be_visible(timeout=PAGE_TIMEOUT_MS)
+            page.wait_for_function(VIDEO_PLAYING, timeout=PAGE_TIMEOUT_MS)
+            page.get_by_role("button", name="Take Photo").click(timeout=PAGE_TIMEOUT_MS)
+            description = page.locator(".st-key-description")
+            expect(description).to_contain_text("capture #1 · ", timeout=PAGE_TIMEOUT_MS)
+            expect(description.locator("[data-testid=stAlert]")).to_have_count(0)
+            caption = description.locator("[data-testid=stCaptionContainer]").inner_text()
+            metrics = page.locator(".st-key-metrics")
+            expect(metrics).to_contain_text("TTFT", timeout=PAGE_TIMEOUT_MS)
+            ttft = re.search(r"TTFT\s*([\d,.]+)\s*ms", metrics.inner_text())
+            assert ttft is not None, metrics.inner_text()
+            return caption, float(ttft.group(1).replace(",", ""))
+        finally:
+            browser.close()
+
+
+def test_chromium_takes_a_photo_on_the_app_pods_page_and_the_in_cluster_ollama_describes_it(
+    up: cluster.UpResult, vision_model: str, tmp_path: Path
+) -> None:
+    # the app pod talks to the cluster's Ollama Service, not to this machine's
+    caption, ttft_ms = _take_photo_on_the_kind_page(tmp_path, "http://snap2prod-ollama:11434")
+    assert caption == f"capture #1 · {vision_model} · browser camera"
+    assert ttft_ms > 0
+
+
 def test_an_upgrade_that_adds_a_model_pulls_it_from_the_mirror(
     up: cluster.UpResult,
     gateway: OllamaGateway,
@@ -221,6 +277,44 @@ def test_a_digest_the_mirror_does_not_serve_fails_the_init_container_and_is_roll
     assert report["outcome"] == "RolloutFailed"
     assert "rolled back" in report["error"]
     assert _cluster_models(up) == before  # the previous revision answers a real request again
+
+
+def test_keynote_mode_runs_the_app_in_kind_against_this_machines_ollama(
+    up: cluster.UpResult, vision_model: str, lock_dir: Path, tmp_path: Path
+) -> None:
+    """The keynote's setup: Ollama on the host (bound to the kind network's gateway), only the app in KIND."""
+    loopback_only = ollama_server.start(tmp_path / "loopback", port=free_port(), tie_to_parent=True)
+    try:  # an Ollama the node cannot reach: refused before anything changes, with the command that fixes it
+        code, report = _promote(up, lock_dir / "models.lock", loopback_only, tmp_path, "-f", str(KEYNOTE))
+    finally:
+        ollama_server.stop(tmp_path / "loopback")
+    address = local.gateway_address()
+    assert code == 5, report
+    assert report["error"].startswith(f"keynote mode: the KIND node reaches this machine at {address}, but no ")
+    assert f"`OLLAMA_HOST={address}:" in report["error"]
+    assert "ollama" in {p.metadata.labels.get("app.kubernetes.io/component") for p in _pods(up)}  # unchanged
+
+    state = tmp_path / "keynote"
+    host = ollama_server.start(state, port=free_port(), address=address, tie_to_parent=True)
+    try:
+        code, report = _promote(up, lock_dir / "models.lock", host, tmp_path, "-f", str(KEYNOTE))
+        assert code == 0, report["error"]
+        assert report["outcome"] == "promoted"
+        assert report["verify"]["helm_test"] == "passed (real inference on the fixture picture)"
+        assert report["verify"]["models"].startswith("keynote mode: no Ollama in the cluster")
+        components = {p.metadata.labels.get("app.kubernetes.io/component") for p in _pods(up)}
+        assert "ollama" not in components and "app" in components
+        port = host.rsplit(":", 1)[1]
+        caption, _ = _take_photo_on_the_kind_page(tmp_path, f"http://host.docker.internal:{port}")
+        assert caption.startswith("capture #1 · ") and caption.endswith(" · browser camera")
+        host_gateway = OllamaGateway(host)
+        try:  # the description came from this machine's Ollama: it holds the model the page used
+            loaded = {m.name for m in host_gateway.ps()}
+        finally:
+            host_gateway.close()
+        assert caption.split(" · ")[1] in loaded, (caption, loaded)
+    finally:
+        ollama_server.stop(state)
 
 
 def test_kind_down_leaves_no_container_volume_or_network(up: cluster.UpResult) -> None:
