@@ -9,7 +9,14 @@ import sys
 
 from bench.report import BenchResult, update_readme, write
 
-MODULES = ("bench.frame_pipeline", "bench.gateway_stream", "bench.page_latency", "bench.promote", "bench.cpu_baseline")
+MODULES = (
+    "bench.frame_pipeline",
+    "bench.gateway_stream",
+    "bench.page_latency",
+    "bench.promote",
+    "bench.kind",
+    "bench.cpu_baseline",
+)
 
 
 def _load() -> str:

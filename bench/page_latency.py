@@ -6,6 +6,7 @@ import base64
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -22,9 +23,14 @@ from scripts.processes import ManagedProcess, free_port
 RUNS = 15
 TARGET_OVERHEAD_MS = 100.0
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 # Clicks "Describe again" and resolves with the ms until the streaming cursor first shows in the description.
 CLICK_TO_FIRST_TOKEN = """
@@ -44,7 +50,7 @@ CLICK_TO_FIRST_TOKEN = """
 """
 
 
-def _raw_ttft_ms(host: str, model: str, jpeg: bytes, prompt: str) -> float:
+def raw_ttft_ms(host: str, model: str, jpeg: bytes, prompt: str) -> float:
     body = {
         "model": model,
         "messages": [{"role": "user", "content": prompt, "images": [base64.b64encode(jpeg).decode()]}],
@@ -60,39 +66,47 @@ def _raw_ttft_ms(host: str, model: str, jpeg: bytes, prompt: str) -> float:
     raise RuntimeError("the raw request returned no text")
 
 
+def page_vs_raw(url: str, upload: Path, raw: Callable[[], float], runs: int) -> tuple[list[float], list[float]]:
+    """On the page at ``url``: upload ``upload`` once, then ``runs`` pairs of (click "Describe again" → first
+    token on screen, ``raw()``) in alternating order; both in ms."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(toolchain.binary("chromium")), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            page.get_by_text("Upload", exact=True).click(timeout=60_000)
+            page.locator("input[type=file]").set_input_files(str(upload))
+            page.locator(".st-key-description").get_by_text("capture #1").wait_for(timeout=120_000)
+            captures = [1]
+
+            def on_page() -> float:
+                ms = float(page.evaluate(CLICK_TO_FIRST_TOKEN))
+                if ms < 0:
+                    raise RuntimeError("the page's Describe again button is missing or disabled")
+                captures[0] += 1
+                page.locator(".st-key-description").get_by_text(f"capture #{captures[0]}").wait_for(timeout=120_000)
+                return ms
+
+            return alternating_pairs(on_page, raw, runs)
+        finally:
+            browser.close()
+
+
+def fixture_picture() -> Path:
+    """The picture both sides describe: the README's screenshot (a real, busy 1400×1000 frame)."""
+    return Path(__file__).resolve().parents[1] / "docs" / "screenshot.png"
+
+
 def run(runs: int = RUNS) -> BenchResult:
-    frame = Path(__file__).resolve().parents[1] / "docs" / "screenshot.png"
-    raw_bytes = frame.read_bytes()
+    frame = fixture_picture()
     prompt = uc.PRESETS["Describe this picture"]
     with live_ollama() as (gateway, _), tempfile.TemporaryDirectory() as tmp:
         model = ensure_model(gateway)
-        jpeg = prepare(raw_bytes, uc.native_size(model, None)).jpeg
+        jpeg = prepare(frame.read_bytes(), uc.native_size(model, None)).jpeg
         state = Path(tmp)
         url = demo.start_streamlit(state, free_port(), gateway.host, tie_to_parent=True)
-        upload = state / "frame.png"
-        upload.write_bytes(raw_bytes)
         try:
-            with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=str(toolchain.binary("chromium")), args=CHROMIUM_ARGS)
-                page = browser.new_page()
-                page.goto(url)
-                page.get_by_text("Upload", exact=True).click(timeout=60_000)
-                page.locator("input[type=file]").set_input_files(str(upload))
-                page.locator(".st-key-description").get_by_text("capture #1").wait_for(timeout=120_000)
-                captures = [1]
-
-                def on_page() -> float:
-                    ms = float(page.evaluate(CLICK_TO_FIRST_TOKEN))
-                    if ms < 0:
-                        raise RuntimeError("the page's Describe again button is missing or disabled")
-                    captures[0] += 1
-                    page.locator(".st-key-description").get_by_text(f"capture #{captures[0]}").wait_for(timeout=120_000)
-                    return ms
-
-                page_ms, raw_ms = alternating_pairs(
-                    on_page, lambda: _raw_ttft_ms(gateway.host, model, jpeg, prompt), runs
-                )
-                browser.close()
+            page_ms, raw_ms = page_vs_raw(url, frame, lambda: raw_ttft_ms(gateway.host, model, jpeg, prompt), runs)
         finally:
             ManagedProcess(demo.STREAMLIT, state).stop()
     page_s, raw_s = Spread.of(page_ms), Spread.of(raw_ms)

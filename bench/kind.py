@@ -1,0 +1,236 @@
+"""P6: the real KIND cluster, each figure beside its raw baseline in the same run.
+
+- ``kind up`` cold (no cluster: network, cluster, registry containers, mirror wiring) vs a raw
+  ``kind create cluster --wait`` of the same node image and config; ``kind up`` warm (the cluster exists);
+- ``promote --to kind`` cold (a fresh namespace) and no-op vs a raw ``helm upgrade --install --wait`` of the same
+  chart with the values that promotion installed;
+- the TTFT of a describe on the page the app pod serves (its in-cluster Ollama) vs the same request to the host's
+  Ollama.
+
+It needs the machine's KIND cluster name for itself: with a ``snap2prod`` cluster running it measures nothing and
+says so (``snap2prod kind down`` first); it leaves no cluster behind.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from app import describe as uc
+from app.imaging import prepare
+from app.lock import Lock, pin, write_lock
+from bench.live_ollama import live_ollama
+from bench.page_latency import fixture_picture, page_vs_raw, raw_ttft_ms
+from bench.report import MIN_RUNS, BenchResult, Spread, alternating_pairs, paired_ratio
+from scripts import promote, toolchain
+from scripts.demo.offline_models import ensure_vision_model
+from scripts.kind import cluster
+from scripts.kind import registry as local
+from scripts.paths import CHART
+
+NAME = "snap2prod"
+RUNS = 3
+"""Cluster pairs: each creates a cluster or rolls out the whole stack, minutes per pair on 2 cores."""
+TTFT_RUNS = MIN_RUNS
+TARGET_UP_RATIO = 1.5
+TARGET_WARM_S = 3.0
+TARGET_PROMOTE_RATIO = 2.0
+TARGET_NOOP_S = 10.0
+TARGET_TTFT_OVERHEAD_MS = 300.0
+APP_NODE_PORT = 30851  # stacks/local/values.yaml: app.service.nodePort
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _helm(kubeconfig: Path, *args: str) -> None:
+    cmd = [str(toolchain.binary("helm")), "--kubeconfig", str(kubeconfig), "--kube-context", f"kind-{NAME}", *args]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=900)
+
+
+def _kind(*args: str) -> None:
+    subprocess.run([*cluster.kind_cli(), *args], check=True, capture_output=True, env=cluster.kind_env(), timeout=900)
+
+
+def page_url() -> str:
+    """Where stacks/local/kind.yaml maps the app Service's NodePort on this machine."""
+    for node in cluster.load_config()["nodes"]:
+        for m in node.get("extraPortMappings", []):
+            if m["containerPort"] == APP_NODE_PORT:
+                return f"http://{m.get('listenAddress', '127.0.0.1')}:{m['hostPort']}"
+    raise RuntimeError(f"stacks/local/kind.yaml maps no port to the app's NodePort {APP_NODE_PORT}")
+
+
+def _up_pairs(runs: int, root: Path) -> dict[str, list[float]]:
+    """``kind up`` cold then warm, vs raw ``kind create`` of the same image and config, from no cluster each time."""
+    times: dict[str, list[float]] = {"cold": [], "warm": [], "raw": []}
+    config = cluster.derived_config(cluster.load_config())
+    config["name"] = NAME
+    config_file = root / "kind-raw.yaml"
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    log = root / "kind-raw.log"
+    image = cluster.node_image(None)  # built once, before the first pair (cached by version)
+
+    def ours() -> float:
+        seconds = _timed(lambda: cluster.up(NAME))
+        times["warm"].append(_timed(lambda: cluster.up(NAME)))
+        cluster.down(NAME)
+        return seconds
+
+    def raw() -> float:
+        local.ensure_network(log)  # IPv4 only, as `kind up` makes it (left to kind it would get IPv6 too)
+        kubeconfig = root / "raw-kubeconfig"
+        create = ["create", "cluster", "--name", NAME, "--image", image, "--config", str(config_file)]
+        seconds = _timed(lambda: _kind(*create, "--kubeconfig", str(kubeconfig), "--wait", "180s"))
+        _kind("delete", "cluster", "--name", NAME, "--kubeconfig", str(kubeconfig))
+        cluster.down(NAME)  # the network made above
+        return seconds
+
+    times["cold"], times["raw"] = alternating_pairs(ours, raw, runs)
+    return times
+
+
+def _promote_pairs(runs: int, up: cluster.UpResult, host: str, lock_path: Path, root: Path) -> dict[str, list[float]]:
+    """Promote cold (fresh namespace) + no-op, vs raw helm with the values that promotion installed."""
+    times: dict[str, list[float]] = {"first": [], "cold": [], "noop": [], "raw": []}
+    prefix = f"bench-{uuid.uuid4().hex[:4]}"
+
+    def options(namespace: str) -> promote.Options:
+        return promote.Options(to="kind", lock=lock_path, host=host, namespace=namespace, timeout_s=600)
+
+    first = options(f"{prefix}-first")  # pushes the images and mirrors the models into the fresh registry
+    times["first"].append(_timed(lambda: promote.promote(first)))
+    values_file = root / "installed-values.yaml"
+    get_values = ["get", "values", "snap2prod", "-n", first.namespace, "-o", "yaml"]
+    out = subprocess.run(
+        [str(toolchain.binary("helm")), "--kubeconfig", str(up.kubeconfig), *get_values],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    values_file.write_text(out.stdout)
+    _helm(up.kubeconfig, "uninstall", "snap2prod", "-n", first.namespace, "--wait")
+    pair = [0]
+
+    def ours() -> float:
+        opts = options(f"{prefix}-{pair[0]}")
+        seconds = _timed(lambda: promote.promote(opts))
+        times["noop"].append(_timed(lambda: promote.promote(opts)))
+        _helm(up.kubeconfig, "uninstall", "snap2prod", "-n", opts.namespace, "--wait")  # frees the NodePort
+        return seconds
+
+    def raw() -> float:
+        namespace = f"{prefix}-raw-{pair[0]}"
+        install = ["upgrade", "--install", "snap2prod", str(CHART), "-n", namespace, "--create-namespace"]
+        seconds = _timed(lambda: _helm(up.kubeconfig, *install, "-f", str(values_file), "--wait", "--timeout", "600s"))
+        _helm(up.kubeconfig, "uninstall", "snap2prod", "-n", namespace, "--wait")
+        pair[0] += 1
+        return seconds
+
+    times["cold"], times["raw"] = alternating_pairs(ours, raw, runs)
+    return times
+
+
+def _ttft_pairs(runs: int, host: str, model: str, lock_path: Path) -> tuple[list[float], list[float]]:
+    """Describe on the in-cluster page vs the same request to the host's Ollama (ms)."""
+    promote.promote(promote.Options(to="kind", lock=lock_path, host=host, namespace="bench-page", timeout_s=600))
+    picture = fixture_picture()
+    jpeg = prepare(picture.read_bytes(), uc.native_size(model, None)).jpeg
+    prompt = uc.PRESETS["Describe this picture"]
+    raw_ttft_ms(host, model, jpeg, prompt)  # the host's Ollama loads the model once, as the pod's did
+    return page_vs_raw(page_url(), picture, lambda: raw_ttft_ms(host, model, jpeg, prompt), runs)
+
+
+def run(runs: int = RUNS, ttft_runs: int = TTFT_RUNS) -> BenchResult:
+    title = "KIND: kind up cold/warm, promote --to kind cold/no-op, TTFT through the in-cluster page"
+    target = (
+        f"kind up cold ≤ {TARGET_UP_RATIO:g} × raw `kind create --wait`, warm ≤ {TARGET_WARM_S:g} s; promote cold "
+        f"≤ {TARGET_PROMOTE_RATIO:g} × raw helm, no-op ≤ {TARGET_NOOP_S:g} s; page TTFT ≤ host raw TTFT + "
+        f"{TARGET_TTFT_OVERHEAD_MS:g} ms"
+    )
+    if NAME in cluster.clusters():
+        return BenchResult(
+            id="P6",
+            title=title,
+            target=target,
+            met=False,
+            figures={"runs": 0},
+            summary=f"not measured: a KIND cluster {NAME} is running; `snap2prod kind down`, then `make bench`",
+            notes="P6 creates and deletes the cluster it measures; it never touches one that runs.",
+        )
+    with live_ollama() as (gateway, _), tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        model = ensure_vision_model(gateway)
+        lock_path = write_lock(
+            Lock(ollama_version=gateway.version(), models=tuple(pin(gateway, [model]))), root / "models.lock"
+        )
+        try:
+            up_times = _up_pairs(runs, root)
+            up = cluster.up(NAME)
+            promote_times = _promote_pairs(runs, up, gateway.host, lock_path, root)
+            page_ms, raw_ms = _ttft_pairs(ttft_runs, gateway.host, model, lock_path)
+        finally:
+            cluster.down(NAME)
+    cold, warm, raw_up = (Spread.of(up_times[k]) for k in ("cold", "warm", "raw"))
+    up_ratio = paired_ratio(up_times["cold"], up_times["raw"])
+    p_cold, noop, raw_helm = (Spread.of(promote_times[k]) for k in ("cold", "noop", "raw"))
+    promote_ratio = paired_ratio(promote_times["cold"], promote_times["raw"])
+    page, raw_ttft = Spread.of(page_ms), Spread.of(raw_ms)
+    overhead = Spread.of([p - r for p, r in zip(page_ms, raw_ms, strict=True)])
+    met = (
+        up_ratio.median <= TARGET_UP_RATIO
+        and warm.median <= TARGET_WARM_S
+        and promote_ratio.median <= TARGET_PROMOTE_RATIO
+        and noop.median <= TARGET_NOOP_S
+        and overhead.median <= TARGET_TTFT_OVERHEAD_MS
+        and ttft_runs >= MIN_RUNS
+    )
+    return BenchResult(
+        id="P6",
+        title=title,
+        target=target,
+        met=met,
+        figures={
+            "runs": runs,
+            "kind up cold s": cold.median,
+            "raw kind create s": raw_up.median,
+            "up cold / raw": up_ratio.median,
+            "kind up warm s": warm.median,
+            "first promote s": promote_times["first"][0],
+            "promote cold s": p_cold.median,
+            "raw helm --wait s": raw_helm.median,
+            "promote cold / raw": promote_ratio.median,
+            "promote no-op s": noop.median,
+            "ttft runs": ttft_runs,
+            "page TTFT ms": page.median,
+            "host raw TTFT ms": raw_ttft.median,
+            "TTFT overhead ms": overhead.median,
+        },
+        summary=(
+            f"kind up cold {up_ratio.text()} × raw kind create ({cold.text('s')} vs {raw_up.text('s')}), warm "
+            f"{warm.text('s')}; promote cold {promote_ratio.text()} × raw helm ({p_cold.text('s')} vs "
+            f"{raw_helm.text('s')}), no-op {noop.text('s')}; page TTFT +{overhead.text('ms')} over the host's "
+            f"raw TTFT ({page.text('ms')} vs {raw_ttft.text('ms')})"
+        ),
+        notes=(
+            f"{runs} cluster pairs and {ttft_runs} TTFT pairs, each in alternating order, {model} on CPU. The targets "
+            "are ours (the KIND issue asks for the ratios, not for limits). kind up cold includes the network, the "
+            "registry containers and the mirror wiring; the node image is built before the first pair. The first "
+            "promotion after `kind up` also pushes the images and mirrors the models into the fresh registry "
+            f"({promote_times['first'][0]:.0f} s, reported alone); each measured promotion then goes to a fresh "
+            "namespace and includes parity, preflight, the rollout with --wait, verify through the API server and "
+            "the helm test's real inference; the raw baseline installs the same chart with the values that "
+            "promotion installed. The page TTFT is a click on the page the app pod serves (NodePort) to the first "
+            "token from the in-cluster Ollama (CPU request 500m on a 2-core node), the raw one the same prepared "
+            "picture and prompt sent to the host's Ollama."
+        ),
+    )
