@@ -12,7 +12,7 @@ help:
 	@echo "make demo       run the demo on http://localhost:8501 (Ctrl-C stops it)"
 	@echo "make test       lint, then every test (installs what it needs first)"
 	@echo "make lint       ruff (lint + format check) and mypy"
-	@echo "make bench      measure performance against raw baselines; writes bench/report.md"
+	@echo "make bench      measure performance against raw baselines; writes bench/report.md (ONLY=\"P3 P6\": just those)"
 	@echo "make down       stop whatever the demo started"
 	@echo "make toolchain  build/install the pinned tools into ~/.cache/snap2prod"
 
@@ -51,7 +51,7 @@ test: lint toolchain
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 bench: venv toolchain
-	@$(BIN)/python -m bench
+	@$(BIN)/python -m bench $(ONLY)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

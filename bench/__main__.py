@@ -1,4 +1,8 @@
-"""Run every benchmark, write bench/report.md and the README's table from it; exits 1 when a target is missed."""
+"""Run every benchmark, write bench/report.md and the README's table from it; exits 1 when a target is missed.
+
+``python -m bench P3 P6`` (``make bench ONLY="P3 P6"``) re-measures only those and keeps the other figures of
+the last full run on this machine (bench/report.json); each result says when it was measured.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,19 @@ import importlib
 import os
 import signal
 import sys
+import time
+from dataclasses import replace
 
-from bench.report import BenchResult, update_readme, write
+from bench.report import BenchResult, read_results, update_readme, write
 
-MODULES = (
-    "bench.frame_pipeline",
-    "bench.gateway_stream",
-    "bench.page_latency",
-    "bench.promote",
-    "bench.kind",
-    "bench.cpu_baseline",
-)
+MODULES = {
+    "P1": "bench.frame_pipeline",
+    "P2": "bench.gateway_stream",
+    "P3": "bench.page_latency",
+    "P4": "bench.promote",
+    "P5": "bench.cpu_baseline",
+    "P6": "bench.kind",
+}
 
 
 def _load() -> str:
@@ -24,13 +30,26 @@ def _load() -> str:
     return f"{one:.1f} (1 min) / {five:.1f} (5 min) on {os.cpu_count()} cores"
 
 
-def main() -> int:
+def main(only: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run cleanups: benches start servers
+    unknown = [pid for pid in only if pid not in MODULES]
+    if unknown:
+        print(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(sorted(MODULES))}", file=sys.stderr)
+        return 2
+    try:
+        kept = {r.id: r for r in read_results()} if only else {}
+    except FileNotFoundError:
+        print("no bench/report.json on this machine: run `make bench` once first", file=sys.stderr)
+        return 2
     results: list[BenchResult] = []
     load_before = _load()
-    for name in MODULES:
+    for pid, name in MODULES.items():
+        if only and pid not in only:
+            results.extend([kept[pid]] if pid in kept else [])
+            continue
         print(f"== {name}", flush=True)
         result: BenchResult = importlib.import_module(name).run()
+        result = replace(result, measured=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
         print(f"   {result.id}: {result.summary} -> {'met' if result.met else 'MISSED'}", flush=True)
         results.append(result)
     note = (
@@ -44,4 +63,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

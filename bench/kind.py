@@ -23,10 +23,9 @@ from pathlib import Path
 import yaml
 
 from app import describe as uc
-from app.imaging import prepare
 from app.lock import Lock, pin, write_lock
 from bench.live_ollama import live_ollama
-from bench.page_latency import fixture_picture, page_vs_raw, raw_ttft_ms
+from bench.page_latency import fixture_picture, page_vs_raw, raw_ttft_ms, sent_jpeg
 from bench.report import MIN_RUNS, BenchResult, Spread, alternating_pairs, paired_ratio
 from scripts import promote, toolchain
 from scripts.demo.offline_models import ensure_vision_model
@@ -144,7 +143,7 @@ def _ttft_pairs(runs: int, host: str, model: str, lock_path: Path) -> tuple[list
     """Describe on the in-cluster page vs the same request to the host's Ollama (ms)."""
     promote.promote(promote.Options(to="kind", lock=lock_path, host=host, namespace="bench-page", timeout_s=600))
     picture = fixture_picture()
-    jpeg = prepare(picture.read_bytes(), uc.native_size(model, None)).jpeg
+    jpeg = sent_jpeg(picture, model)
     prompt = uc.PRESETS["Describe this picture"]
     raw_ttft_ms(host, model, jpeg, prompt)  # the host's Ollama loads the model once, as the pod's did
     return page_vs_raw(page_url(), picture, lambda: raw_ttft_ms(host, model, jpeg, prompt), runs)

@@ -13,6 +13,7 @@ import httpx
 from playwright.sync_api import sync_playwright
 
 from app import describe as uc
+from app.catalog import load_catalog
 from app.imaging import prepare
 from bench.live_ollama import live_ollama
 from bench.report import MIN_RUNS, BenchResult, Spread, alternating_pairs
@@ -92,6 +93,12 @@ def page_vs_raw(url: str, upload: Path, raw: Callable[[], float], runs: int) -> 
             browser.close()
 
 
+def sent_jpeg(picture: Path, model: str) -> bytes:
+    """The JPEG the page sends for ``picture``: prepared at the model's native size from the catalog the page reads
+    (for the synthetic model 56 px, not the 672 px default), so both sides send the same bytes."""
+    return prepare(picture.read_bytes(), uc.native_size(model, load_catalog())).jpeg
+
+
 def fixture_picture() -> Path:
     """The picture both sides describe: the README's screenshot (a real, busy 1400×1000 frame)."""
     return Path(__file__).resolve().parents[1] / "docs" / "screenshot.png"
@@ -102,7 +109,7 @@ def run(runs: int = RUNS) -> BenchResult:
     prompt = uc.PRESETS["Describe this picture"]
     with live_ollama() as (gateway, _), tempfile.TemporaryDirectory() as tmp:
         model = ensure_model(gateway)
-        jpeg = prepare(frame.read_bytes(), uc.native_size(model, None)).jpeg
+        jpeg = sent_jpeg(frame, model)
         state = Path(tmp)
         url = demo.start_streamlit(state, free_port(), gateway.host, tie_to_parent=True)
         try:

@@ -34,6 +34,8 @@ class BenchResult:
     notes: str = ""
     summary: str = ""
     """The README's one-line reading of the figures."""
+    measured: str = ""
+    """When it ran (UTC): `make bench ONLY=P3` re-measures one benchmark and keeps the others' figures."""
 
 
 @dataclass(frozen=True)
@@ -125,13 +127,18 @@ def write(results: Sequence[BenchResult], directory: Path = REPORT_DIR, note: st
         lines.append(f"| {r.id} | {r.title} | {r.target} | {figures} | {'yes' if r.met else '**no**'} |")
     lines += ["", "## Summary", ""]
     lines += [f"- **{r.id}** ({'met' if r.met else 'MISSED'}): {r.summary}" for r in results]
-    notes = [f"- **{r.id}**: {r.notes}" for r in results if r.notes]
+    notes = [f"- **{r.id}**{f' (measured {r.measured})' if r.measured else ''}: {r.notes}" for r in results if r.notes]
     if notes:
         lines += ["", "## Notes", "", *notes]
     path = directory / "report.md"
     path.write_text("\n".join(lines) + "\n")
     (directory / "report.json").write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n")
     return path
+
+
+def read_results(directory: Path = REPORT_DIR) -> list[BenchResult]:
+    """The results of the last run on this machine (report.json is not committed; report.md is)."""
+    return [BenchResult(**r) for r in json.loads((directory / "report.json").read_text())]
 
 
 def _fmt(value: float | int | str) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.__main__ import MODULES
 from bench.report import (
     README,
     README_END,
@@ -15,6 +16,7 @@ from bench.report import (
     Spread,
     alternating_pairs,
     paired_ratio,
+    read_results,
     readme_section,
     readme_with_section,
     write,
@@ -33,7 +35,7 @@ def test_the_readme_table_is_the_one_made_from_the_committed_report() -> None:
 def test_every_target_of_the_report_is_in_the_readme_with_its_verdict() -> None:
     section = readme_section((REPORT_DIR / "report.md").read_text())
     rows = [line for line in section.splitlines() if line.startswith("| P")]
-    assert [row.split(" | ")[0] for row in rows] == ["| P1", "| P2", "| P3", "| P4"]
+    assert [row.split(" | ")[0] for row in rows] == [f"| {pid}" for pid in MODULES]  # every benchmark, in order
     assert all(row.endswith(("| yes |", "| **no** |")) for row in rows)
     assert all(row.split(" | ")[3].strip() for row in rows), "each row carries the measured summary"
 
@@ -69,3 +71,14 @@ def test_a_spread_is_the_median_and_quartiles() -> None:
     assert (spread.median, spread.q1, spread.q3) == (3.0, 2.0, 4.0)
     assert spread.iqr == 2.0
     assert spread.text("ms") == "3 (IQR 2–4) ms"
+
+
+def test_a_partial_rerun_keeps_the_other_results_and_says_when_each_was_measured(tmp_path: Path) -> None:
+    kept = BenchResult("P1", "one", "≤ 1", True, {"runs": 11}, "kept notes", "s1", measured="2026-12-01 10:00 UTC")
+    new = BenchResult("P3", "three", "≤ 3", False, {"runs": 15}, "new notes", "s3", measured="2026-12-01 11:00 UTC")
+    write([kept], tmp_path)
+    write([*read_results(tmp_path), new], tmp_path)
+    assert read_results(tmp_path) == [kept, new]
+    report = (tmp_path / "report.md").read_text()
+    assert "- **P1** (measured 2026-12-01 10:00 UTC): kept notes" in report
+    assert "- **P3** (measured 2026-12-01 11:00 UTC): new notes" in report
