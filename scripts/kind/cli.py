@@ -8,7 +8,8 @@ from pathlib import Path
 import typer
 
 from scripts.console import console
-from scripts.kind import cluster
+from scripts.gpu_shape import DEFAULT_PRODUCT
+from scripts.kind import cluster, gpu
 from scripts.kind import images as build
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="A real KIND cluster on podman, offline.")
@@ -30,12 +31,29 @@ def up_command(
     name: str | None = NameOption,
     image: str | None = typer.Option(None, "--image", help="node image (default: kindest/node if present, else built)"),
     config: Path = ConfigOption,
+    gpus: int = typer.Option(0, "--gpus", help="add a worker shaped like a node with N GPUs (pods run on CPU)"),
+    gpu_product: str = typer.Option(DEFAULT_PRODUCT, "--gpu-product", help="the nvidia.com/gpu.product label"),
+    mig: str | None = typer.Option(None, "--mig", help="advertise MIG slices of this profile, e.g. 1g.10gb"),
+    gpu_memory_mib: int | None = typer.Option(None, "--gpu-memory-mib", help="GPU memory (unknown products)"),
 ) -> None:
     """Create the cluster (or reuse the one snap2prod made) and the local registry it pulls from."""
-    done = cluster.up(name, config_path=config, image=image)
+    done = cluster.up(
+        name,
+        config_path=config,
+        image=image,
+        gpus=gpus,
+        gpu_product=gpu_product,
+        mig=mig,
+        gpu_memory_mib=gpu_memory_mib,
+    )
     verb = "created" if done.created else "already running: nothing changed"
     console.print(f"kind cluster {done.name} {verb} ({done.seconds:.1f} s)", highlight=False)
     console.print(f"  node image  {done.image}", highlight=False, soft_wrap=True)
+    if done.gpu is not None:
+        console.print(
+            f"  GPUs        {gpu.describe(done.gpu)}, run on CPU (RuntimeClass {gpu.RUNTIME_CLASS} is runc)",
+            highlight=False,
+        )
     console.print(f"  registry    {done.registry} (push here; the node pulls the same names)", highlight=False)
     console.print(
         f"  kubeconfig  {done.kubeconfig}  (kubectl --kubeconfig {done.kubeconfig} get nodes)",
@@ -63,6 +81,7 @@ def status_command(name: str = typer.Option("snap2prod", "--name")) -> None:
         f"{'' if s.ours else ' (not made by snap2prod)'}; registry {'up' if s.registry else 'down'}",
         highlight=False,
     )
+    console.print(f"  GPU shape  {s.gpu}", highlight=False)
     console.print(f"  {s.detail}", highlight=False)
     console.print(f"  kubeconfig {s.kubeconfig}", highlight=False)
     raise typer.Exit(0 if s.ready and s.registry else 1)

@@ -1,5 +1,6 @@
 """`snap2prod kind up / down / status`: the KIND cluster of stacks/local/kind.yaml, on podman, offline.
 
+With `--gpus N` the cluster gets one more node, a worker shaped like a GPU node (scripts/kind/gpu.py).
 State lives in ``$SNAP2PROD_CACHE/kind/<name>/``: the kind config we derived, an explicit kubeconfig (``~/.kube``
 is never touched) and a record of what we made, so `down` removes exactly that and `up` refuses a cluster of
 the same name that snap2prod did not make.
@@ -19,7 +20,8 @@ from typing import Any
 import yaml
 
 from scripts import toolchain
-from scripts.kind import node_files, nodeimage, podman, registry
+from scripts.gpu_shape import DEFAULT_PRODUCT, SimSpec
+from scripts.kind import gpu, node_files, nodeimage, podman, registry
 
 ROOT = Path(__file__).resolve().parents[2]
 KIND_CONFIG = ROOT / "stacks" / "local" / "kind.yaml"
@@ -41,6 +43,15 @@ class Record:
     made_network: bool
     created_s: float = 0.0
     made: list[str] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)
+    """Every node container (empty in records made before the GPU worker: the control-plane only)."""
+    gpu: dict[str, Any] | None = None
+    """The GPU shape (SimSpec fields) the cluster was made with; fixed for its life."""
+    gpu_node: str = ""
+
+
+def node_containers(record: Record) -> list[str]:
+    return record.nodes or [record.node_container]
 
 
 def state_dir(name: str) -> Path:
@@ -105,19 +116,50 @@ def load_config(path: Path = KIND_CONFIG) -> dict[str, Any]:
     return data
 
 
-def derived_config(base: dict[str, Any]) -> dict[str, Any]:
+def derived_config(base: dict[str, Any], spec: SimSpec | None = None) -> dict[str, Any]:
     """The user's kind config plus what these machines need: IPv4 only, kubelet on cgroup v1, our etcd tag, and
-    containerd reading per-registry mirror files (the local registry is one)."""
+    containerd reading per-registry mirror files (the local registry is one). With a GPU shape: the GPU worker,
+    and a control-plane that stays schedulable as in a one-node cluster (the app runs there)."""
     config: dict[str, Any] = json.loads(json.dumps(base))
     config.setdefault("networking", {})["ipFamily"] = "ipv4"
     patches = list(config.get("kubeadmConfigPatches") or [])
     patches.append("kind: KubeletConfiguration\nfailCgroupV1: false\n")
     patches.append(f"kind: ClusterConfiguration\netcd:\n  local:\n    imageTag: {nodeimage.ETCD_TAG}\n")
+    if spec is not None:
+        patches.append(gpu.CONTROL_PLANE_SCHEDULABLE)
+        config["nodes"] = [*config.get("nodes", []), gpu.worker_node(spec)]
     config["kubeadmConfigPatches"] = patches
     containerd = list(config.get("containerdConfigPatches") or [])
     containerd.append(f'[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "{node_files.CERTS_D}"\n')
     config["containerdConfigPatches"] = containerd
     return config
+
+
+def node_names(config: dict[str, Any], name: str) -> list[str]:
+    """The node (and container) names kind gives: <name>-<role>, then <name>-<role>2, ... per role."""
+    seen: dict[str, int] = {}
+    names = []
+    for node in config.get("nodes") or [{"role": "control-plane"}]:
+        role = str(node.get("role", "control-plane"))
+        seen[role] = seen.get(role, 0) + 1
+        names.append(f"{name}-{role}{seen[role] if seen[role] > 1 else ''}")
+    return names
+
+
+def pod_network(nodes: list[dict[str, Any]]) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """Per node (from `kubectl get nodes -o json`): its pod subnet, and a route to every other node's pods via
+    that node's address, which is what kindnetd does; our node image's static bridge knows one node only."""
+    found = {}
+    for node in nodes:
+        address = next((a["address"] for a in node["status"].get("addresses", []) if a["type"] == "InternalIP"), "")
+        subnet = node["spec"].get("podCIDR", "")
+        if not address or not subnet:
+            raise KindError(f"node {node['metadata']['name']} has no address or pod subnet yet; run `up` again")
+        found[node["metadata"]["name"]] = (subnet, address)
+    return {
+        name: (subnet, [(other, via) for peer, (other, via) in found.items() if peer != name])
+        for name, (subnet, _) in found.items()
+    }
 
 
 def host_ports(config: dict[str, Any]) -> list[tuple[str, int]]:
@@ -162,11 +204,23 @@ class UpResult:
     created: bool
     seconds: float
     registry: str
+    gpu: SimSpec | None = None
 
 
-def up(name: str | None = None, *, config_path: Path = KIND_CONFIG, image: str | None = None) -> UpResult:
-    """Create the cluster (or reuse the one we made), start the local registry, wire the node to it."""
+def up(
+    name: str | None = None,
+    *,
+    config_path: Path = KIND_CONFIG,
+    image: str | None = None,
+    gpus: int = 0,
+    gpu_product: str = DEFAULT_PRODUCT,
+    mig: str | None = None,
+    gpu_memory_mib: int | None = None,
+) -> UpResult:
+    """Create the cluster (or reuse the one we made with the same GPU shape), start the local registry, wire the
+    nodes to it; with GPUs, make the worker advertise them."""
     start = time.monotonic()
+    spec = gpu.shape(gpus, gpu_product, mig, gpu_memory_mib)  # bad flags fail before anything is touched
     podman.podman_path()  # a clear error when there is no container engine
     base = load_config(config_path)
     name = name or str(base.get("name") or "snap2prod")
@@ -178,9 +232,11 @@ def up(name: str | None = None, *, config_path: Path = KIND_CONFIG, image: str |
             f"a kind cluster named {name!r} exists that snap2prod did not make; leave it alone or "
             f"delete it yourself (`kind delete cluster --name {name}`), or use another name"
         )
+    if existing and record is not None and (wrong := gpu.mismatch(name, gpu.from_record(record.gpu), spec)):
+        raise KindError(wrong)
     created = False
     if not existing:
-        config = derived_config(base)
+        config = derived_config(base, spec)
         config["name"] = name
         for address, port in host_ports(config):
             if _busy(address, port):
@@ -192,15 +248,23 @@ def up(name: str | None = None, *, config_path: Path = KIND_CONFIG, image: str |
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "kind.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         made_network = registry.ensure_network(log)
-        record = Record(name, f"{name}-control-plane", ref, made_network)
+        nodes = node_names(config, name)
+        record = Record(name, f"{name}-control-plane", ref, made_network, nodes=nodes, gpu=gpu.as_record(spec))
+        record.gpu_node = nodes[-1] if spec else ""
         _create(name, ref, folder / "kind.yaml", log)
         created = True
         record.created_s = round(time.monotonic() - start, 1)
         _record_path(name).write_text(json.dumps(asdict(record), indent=2) + "\n")
     assert record is not None
     registry.up(log)
-    _wire_registry(record.node_container, log)
-    return UpResult(name, kubeconfig_path(name), record.image, created, time.monotonic() - start, registry.PUSH_ADDRESS)
+    for node in node_containers(record):
+        _wire_registry(node, log)
+    if len(node_containers(record)) > 1:
+        _wire_pod_network(name)
+    if spec is not None:
+        gpu.advertise(kubectl(name), record.gpu_node, spec, log)
+    seconds = time.monotonic() - start
+    return UpResult(name, kubeconfig_path(name), record.image, created, seconds, registry.PUSH_ADDRESS, spec)
 
 
 def _create(name: str, image: str, config: Path, log: Path) -> None:
@@ -257,6 +321,29 @@ def _wire_registry(node: str, log: Path) -> None:
         raise KindError(f"cannot write the registry mirror into node {node}: {proc.stderr.strip()}")
 
 
+def _wire_pod_network(name: str) -> None:
+    """Each node's bridge on its own pod subnet, routes to the others' (only on our node image, whose CNI is the
+    static bridge; kind's own image runs kindnetd, which does this itself)."""
+    out = subprocess.run(
+        [*kubectl(name), "get", "nodes", "-o", "json"], capture_output=True, text=True, check=False, timeout=60
+    )
+    if out.returncode != 0:
+        raise KindError(f"cannot list the nodes of cluster {name}: {out.stderr.strip()}")
+    conflist = f"/etc/cni/net.d/{node_files.CNI_CONFLIST}"
+    for node, (subnet, routes) in pod_network(json.loads(out.stdout)["items"]).items():
+        ip_routes = "".join(f" && ip route replace {cidr} via {via}" for cidr, via in routes)
+        script = f"[ ! -f {conflist} ] || {{ cat > {conflist}.new && mv {conflist}.new {conflist}{ip_routes}; }}"
+        proc = subprocess.run(
+            [podman.podman_path(), "exec", "-i", node, "sh", "-c", script],
+            input=node_files.cni_conflist(subnet),
+            text=True,
+            capture_output=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise KindError(f"cannot wire the pod network of node {node}: {proc.stderr.strip()}")
+
+
 def down(name: str = "snap2prod") -> list[str]:
     """Remove the cluster, the registry containers and volume, and the kind network when we made it."""
     log = _log(name)
@@ -280,7 +367,7 @@ def down(name: str = "snap2prod") -> list[str]:
     ):
         podman.run(["network", "rm", registry.NETWORK], log=log)
         removed.append(f"network {registry.NETWORK}")
-    for leftover in (f"{name}-control-plane",):
+    for leftover in node_containers(record) if record else [f"{name}-control-plane"]:
         if podman.exists("volume", leftover):
             podman.run(["volume", "rm", "-f", leftover], log=log)
             removed.append(f"volume {leftover}")
@@ -299,6 +386,7 @@ class Status:
     kubeconfig: Path
     registry: bool
     detail: str
+    gpu: str = "no GPUs"
 
 
 def status(name: str = "snap2prod") -> Status:
@@ -311,5 +399,7 @@ def status(name: str = "snap2prod") -> Status:
             [*kubectl(name), "get", "nodes", "--no-headers"], capture_output=True, text=True, check=False, timeout=30
         )
         detail = (out.stdout or out.stderr).strip()
-        ready = out.returncode == 0 and " Ready " in f" {detail} "
-    return Status(name, exists, ours, ready, kubeconfig_path(name), registry.running(registry.REGISTRY), detail)
+        rows = [line.split() for line in detail.splitlines()]
+        ready = out.returncode == 0 and bool(rows) and all(len(row) > 1 and row[1] == "Ready" for row in rows)
+    shape = gpu.describe(gpu.from_record(record.gpu)) if record else "no GPUs"
+    return Status(name, exists, ours, ready, kubeconfig_path(name), registry.running(registry.REGISTRY), detail, shape)

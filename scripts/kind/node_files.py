@@ -27,15 +27,19 @@ def containerd_config(kind_config: str, pause_image: str) -> str:
     return text + f'\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "{CERTS_D}"\n'
 
 
-def cni_conflist() -> str:
-    """One node needs no kindnetd: a bridge with host-local addresses and port mapping (Debian's plugins)."""
+CNI_CONFLIST = "10-snap2prod.conflist"
+
+
+def cni_conflist(subnet: str = POD_SUBNET) -> str:
+    """One node needs no kindnetd: a bridge with host-local addresses and port mapping (Debian's plugins). A second
+    node (`kind up --gpus`) gets its own subnet and routes from cluster.py."""
     bridge = {
         "type": "bridge",
         "bridge": "cni0",
         "isGateway": True,
         "ipMasq": True,
         "hairpinMode": True,
-        "ipam": {"type": "host-local", "ranges": [[{"subnet": POD_SUBNET}]], "routes": [{"dst": "0.0.0.0/0"}]},
+        "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]], "routes": [{"dst": "0.0.0.0/0"}]},
     }
     portmap = {"type": "portmap", "capabilities": {"portMappings": True}}
     return json.dumps({"cniVersion": "1.0.0", "name": "snap2prod", "plugins": [bridge, portmap]}, indent=2) + "\n"

@@ -253,7 +253,7 @@ def ensure(log: Path | None = None) -> NodeImage:
         )
         (ctx / "manifests" / "default-storage.yaml").write_text(storage_yaml)
         (ctx / "cni").mkdir()
-        (ctx / "cni" / "10-snap2prod.conflist").write_text(node_files.cni_conflist())
+        (ctx / "cni" / node_files.CNI_CONFLIST).write_text(node_files.cni_conflist())
         pause = next(r for r in refs if "/pause:" in r)
         kind_containerd = (kind / "images/base/files/etc/containerd/config.toml").read_text()
         (ctx / "containerd-config.toml").write_text(node_files.containerd_config(kind_containerd, pause))

@@ -5,8 +5,8 @@ it), ``CONTEXT``, ``SimError`` and ``register``. ``cluster`` drives kwokctl, ``k
 says what a fake GPU node looks like, ``command`` is the CLI.
 """
 
+from scripts.gpu_shape import SimError, SimSpec
 from scripts.sim.cluster import CONTEXT, START_TIMEOUT_S, Sim, SimCluster
 from scripts.sim.command import register
-from scripts.sim.nodes import SimError, SimSpec
 
 __all__ = ["CONTEXT", "START_TIMEOUT_S", "Sim", "SimCluster", "SimError", "SimSpec", "register"]

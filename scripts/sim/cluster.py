@@ -23,6 +23,7 @@ import yaml
 
 from scripts import toolchain
 from scripts.console import step
+from scripts.gpu_shape import SimError, SimSpec
 from scripts.kube import KubeClient, new_client
 from scripts.processes import port_in_use
 from scripts.sim.kube import (
@@ -35,7 +36,7 @@ from scripts.sim.kube import (
     reconcile_nodes,
     wait_until,
 )
-from scripts.sim.nodes import NodeUsage, SimError, SimSpec, usage
+from scripts.sim.nodes import NodeUsage, usage
 
 CONTEXT = "snap2prod-sim"
 CLUSTER_NAME = "snap2prod"

@@ -11,8 +11,8 @@ from rich.table import Table
 
 from scripts import toolchain
 from scripts.console import console
+from scripts.gpu_shape import DEFAULT_PRODUCT, SimSpec
 from scripts.sim.cluster import CONTEXT, Sim
-from scripts.sim.nodes import DEFAULT_PRODUCT, SimSpec
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="A rehearsal cluster with simulated GPU nodes.")
 out = Console()

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from scripts.gpu_shape import SimError, SimSpec
 from scripts.kube import KubeClient
-from scripts.sim.nodes import DEFAULT_STORAGE_CLASS, SIM_LABEL, SPEC_ANNOTATION, SimError, SimSpec, node_manifests
+from scripts.sim.nodes import DEFAULT_STORAGE_CLASS, SIM_LABEL, SPEC_ANNOTATION, node_manifests
 
 
 def wait_until(

@@ -19,9 +19,10 @@ from pyhelm3 import Client as HelmClient
 from pyhelm3.models import ReleaseRevisionStatus
 
 from scripts import cli, toolchain
+from scripts.gpu_shape import GPU_RESOURCE
 from scripts.processes import free_port, port_in_use
 from scripts.sim import CONTEXT, START_TIMEOUT_S, Sim, SimCluster, SimError, SimSpec
-from scripts.sim.nodes import GPU_RESOURCE, node_manifests
+from scripts.sim.nodes import node_manifests
 from tests.kube import exists, wait_for
 
 CHART = Path(__file__).parents[1] / "fixtures" / "charts" / "sim-echo"

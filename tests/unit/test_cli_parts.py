@@ -14,9 +14,9 @@ from app.gateway import base_url
 from scripts import chart_docs, processes, toolchain
 from scripts.demo.offline_models import SyntheticModelError
 from scripts.errors import CliError
+from scripts.gpu_shape import SimError
 from scripts.paths import ALERTS, CHART
 from scripts.promote import errors, images, monitoring
-from scripts.sim.nodes import SimError
 
 
 @pytest.mark.parametrize(
