@@ -65,11 +65,21 @@ class StreamBroken(Snap2ProdError):
         super().__init__(f"The answer from Ollama at {host} broke off mid-way ({detail}). Try again.")
 
 
+RUNNER_KILLED = "process has terminated: signal: killed"
+"""Ollama's words when the kernel killed its model runner: almost always for memory."""
+
+
 class OllamaError(Snap2ProdError):
-    """Any other error the server reported, passed through with its own words."""
+    """Any other error the server reported, passed through with its own words (and what to do, when known)."""
 
     def __init__(self, host: str, status: int, message: str) -> None:
-        super().__init__(f"Ollama at {host} answered HTTP {status}: {message}")
+        hint = (
+            ". Its model runner was killed, most likely for lack of memory: give Ollama more (its container's "
+            "memory limit, or the machine's), or choose a smaller model."
+            if RUNNER_KILLED in message
+            else ""
+        )
+        super().__init__(f"Ollama at {host} answered HTTP {status}: {message}{hint}")
         self.status = status
 
 

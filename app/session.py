@@ -9,6 +9,7 @@ that original, so a second model (compare, describe again, live) never gets a pi
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,13 @@ from app.imaging import PreparedImage, prepare
 from app.live import LiveDescriber
 
 STATE_KEY = "page"
+SESSION_PARAM = "session"
+"""The page's URL names its session (``?session=…``), so a browser that reconnects to another app server (the
+first one restarted, was rolled or scaled away) can say the session restarted instead of starting blank."""
+RESTARTED = (
+    "This page's session restarted: the app server that held it went away (a restart, a rollout or a "
+    "scale-down), so the pictures and answers from before are not here. Take a picture to carry on."
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,19 @@ class PageState:
     live: LiveWorker | None = None
     live_model: str = ""
     live_prompt: str = ""
+    session_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    restarted: bool = False
+    """The URL named an earlier session this server does not hold: the browser reconnected to a new server."""
+
+    def claim(self, params: MutableMapping[str, str], held_here: set[str]) -> None:
+        """Name this session in the page's URL. A URL naming a session this server never held (``held_here``: the
+        ids of this server process) means the browser reconnected after its server went away; one this server
+        held is a reload or a second tab."""
+        named = params.get(SESSION_PARAM)
+        if named != self.session_id:
+            self.restarted = named is not None and named not in held_here and self.history.latest is None
+            params[SESSION_PARAM] = self.session_id
+            held_here.add(self.session_id)
 
     @classmethod
     def of(cls, session: MutableMapping[Any, Any]) -> PageState:

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.session import PageState
+from app.session import RESTARTED, PageState
 from app.ui import capture, compare_tab, followup_tab, history_tab, live_tab, sidebar
 from app.ui.resources import resources
 
 st.set_page_config(page_title="snap2prod", page_icon="📷", layout="wide")
 res = resources()
 state = PageState.of(st.session_state)
+state.claim(st.query_params, res.sessions)
 
 status = sidebar.render(res, state)
 st.title("snap2prod")
+notice = st.empty()
 choice = capture.render(res, state, status)
+if state.restarted and len(state.history.captures) <= 1:  # said through the new session's first picture
+    notice.info(RESTARTED, icon="🔄")
 
 chat, compare, live, history = st.tabs(["Follow-up", "Compare", "Live", "History"])
 with chat:

@@ -108,7 +108,7 @@ def describe_now(res: Resources, history: History, picture: Picture, choice: Cho
     slot = st.empty()
     try:
         stream = uc.describe(res.gateway, image, choice.model, choice.prompt)
-        capture.description = stream_into(slot, stream)
+        capture.description = stream_into(slot, stream, keep=partial(setattr, capture, "description"))
         if stream.stats is not None:
             capture.metrics = uc.Metrics.of(stream.stats, image)
     except Snap2ProdError as err:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from app import describe as uc
@@ -38,12 +40,12 @@ def render(res: Resources, state: PageState, prompt: str) -> None:
 
 
 def _one(res: Resources, picture: Picture, name: str, prompt: str) -> CompareResult:
-    text = ""
+    shown = [""]  # the text so far: an answer that breaks off keeps what arrived
     try:
         image = picture.prepare(uc.native_size(name, res.catalog))
         stream = uc.describe(res.gateway, image, name, prompt)
-        text = stream_into(st.empty(), stream)
+        text = stream_into(st.empty(), stream, keep=partial(shown.__setitem__, 0))
         metrics = uc.Metrics.of(stream.stats, image) if stream.stats else None
         return CompareResult(name, text, metrics, "", (image.sent_width, image.sent_height))
     except Snap2ProdError as err:
-        return CompareResult(name, text, None, str(err))
+        return CompareResult(name, shown[0], None, str(err))

@@ -51,6 +51,13 @@ def catalog() -> Catalog | None:
 
 
 @st.cache_resource
+def sessions() -> set[str]:
+    """The ids of the sessions this server process has held: a URL naming another one comes from a server that
+    went away; one naming a session of this server is a reload or a second tab."""
+    return set()
+
+
+@st.cache_resource
 def host_camera(source: str) -> Camera:
     return Camera(source).start()
 
@@ -63,6 +70,7 @@ class Resources:
     gateway: OllamaGateway
     catalog: Catalog | None
     telemetry: Telemetry
+    sessions: set[str]
 
     def host_frame(self, timeout_s: float) -> Frame:
         """The newest frame of the configured host camera, as decoded (no JPEG round trip)."""
@@ -70,7 +78,7 @@ class Resources:
 
 
 def resources() -> Resources:
-    return Resources(settings(), gateway(), catalog(), telemetry())
+    return Resources(settings(), gateway(), catalog(), telemetry(), sessions())
 
 
 def attempt(fn: Callable[[], T], default: T) -> T:

@@ -157,6 +157,18 @@ def test_each_fault_ends_in_its_error(fault: str, error: type[Snap2ProdError], w
             gw.chat_stream("m", HELLO).text()
 
 
+def test_a_killed_model_runner_says_it_was_most_likely_memory() -> None:
+    with fault_ollama("http_500") as url:
+        gw = OllamaGateway(url, first_token_timeout_s=5)
+        with pytest.raises(OllamaError) as failed:
+            gw.chat_stream("m", HELLO).text()
+    assert str(failed.value) == (
+        f"Ollama at {url} answered HTTP 500: llama runner process has terminated: signal: killed. Its model runner "
+        "was killed, most likely for lack of memory: give Ollama more (its container's memory limit, or the "
+        "machine's), or choose a smaller model."
+    )
+
+
 def test_slow_first_byte_times_out_with_a_hint_about_model_loads() -> None:
     with fault_ollama("slow_first_byte", delay_s=3) as url:
         gw = OllamaGateway(url, first_token_timeout_s=0.5)

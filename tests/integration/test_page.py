@@ -29,7 +29,7 @@ from app.describe import DEFAULT_NATIVE_SIZE
 from app.gateway import OllamaGateway
 from app.imaging import fit_long_side, prepare
 from app.lock import manifest_digest, normalize_digest
-from app.session import STATE_KEY, PageState
+from app.session import RESTARTED, SESSION_PARAM, STATE_KEY, PageState
 from app.ui.capture import PICTURE_BUT_NO_MODEL, capture_caption
 from app.ui.sidebar import loaded_caption
 from scripts.demo import ollama_server
@@ -503,3 +503,31 @@ def test_clear_history_forgets_the_captures_and_keeps_the_model(page: AppTest, s
     assert state(page).history.captures == [] and state(page).last_picture is None
     assert "No captures yet in this session." in captions(page)
     assert page.selectbox(key="model").value == second_vision_model
+
+
+def test_a_url_naming_a_session_no_server_here_held_says_the_session_restarted(
+    monkeypatch: pytest.MonkeyPatch, ollama_host: str, vision_model: str
+) -> None:
+    first = open_page(monkeypatch, ollama_host)
+    own = state(first).session_id
+    assert first.query_params[SESSION_PARAM] == own
+    assert RESTARTED not in [i.value for i in first.info]
+
+    # a reload or a second tab on the same server: it held that session, so nothing restarted
+    again = AppTest.from_file(PAGE, default_timeout=240)
+    again.query_params[SESSION_PARAM] = own
+    again.run()
+    assert RESTARTED not in [i.value for i in again.info]
+    assert again.query_params[SESSION_PARAM] == state(again).session_id != own
+
+    # the browser reconnected to another server (its own went away): the URL names a session unknown here
+    moved = AppTest.from_file(PAGE, default_timeout=240)
+    moved.query_params[SESSION_PARAM] = "0123456789ab"
+    moved.run()
+    assert not moved.exception
+    assert [i.value for i in moved.info].count(RESTARTED) == 1
+    take_photo(moved, jpeg_bytes(seed=71))  # often the first thing a reconnected browser sends
+    assert f"capture #1 · {vision_model} · browser camera" in captions(moved)
+    assert [i.value for i in moved.info].count(RESTARTED) == 1  # said through the new session's first picture
+    take_photo(moved, jpeg_bytes(seed=72))
+    assert RESTARTED not in [i.value for i in moved.info]
