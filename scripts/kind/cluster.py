@@ -345,7 +345,8 @@ def _wire_pod_network(name: str) -> None:
 
 
 def down(name: str = "snap2prod") -> list[str]:
-    """Remove the cluster, the registry containers and volume, and the kind network when we made it."""
+    """Remove the cluster, then the registry containers and volume and the kind network (when we made it) unless
+    another cluster we made still uses them."""
     log = _log(name)
     record = read_record(name)
     removed: list[str] = []
@@ -359,9 +360,14 @@ def down(name: str = "snap2prod") -> list[str]:
             check=False,
         )
         removed.append(f"cluster {name}")
-    removed += registry.down(log)
+    if others := [c for c in clusters() if c != name and read_record(c) is not None]:
+        with log.open("a") as out:
+            out.write(f"the registry and the {registry.NETWORK} network stay: {', '.join(others)} use them\n")
+    else:
+        removed += registry.down(log)
     if (
-        ((record is not None and record.made_network) or registry.network_is_ours())
+        not others
+        and ((record is not None and record.made_network) or registry.network_is_ours())
         and podman.exists("network", registry.NETWORK)
         and not podman.run(["ps", "-aq", "--filter", f"network={registry.NETWORK}"], check=False).strip()
     ):

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from app.gateway import OllamaGateway
 from scripts import toolchain
-from scripts.kind import cluster, podman, publish
+from scripts.kind import cluster, gpu, podman, publish
 from scripts.kind import images as build
 from scripts.kind import registry as local
 
@@ -30,12 +30,26 @@ class KeynoteUnreachable(podman.EngineError):
 class Cluster:
     kubeconfig: Path
     context: str
+    gpu_shape: str = ""
+    """Its GPU-shaped worker (`kind up --gpus`), e.g. "1 × NVIDIA-A100-SXM4-80GB (nvidia.com/gpu: 1)"; "" without."""
 
 
-def up(name: str) -> Cluster:
-    """Create or reuse the KIND cluster and its local registry (scripts/kind/cluster.py)."""
-    done = cluster.up(name)
-    return Cluster(done.kubeconfig, f"kind-{done.name}")
+def up(name: str, gpus_if_new: int = 0) -> Cluster:
+    """Reuse the KIND cluster we made, whatever its GPU shape (a promotion does not change it), or create it with
+    ``gpus_if_new`` GPUs; start its local registry (scripts/kind/cluster.py)."""
+    record = cluster.read_record(name)
+    have = gpu.from_record(record.gpu) if record is not None and name in cluster.clusters() else None
+    if have is not None:
+        done = cluster.up(
+            name,
+            gpus=have.gpus_per_node,
+            gpu_product=have.gpu_product,
+            mig=have.mig,
+            gpu_memory_mib=have.gpu_memory_mib,
+        )
+    else:
+        done = cluster.up(name, gpus=gpus_if_new)
+    return Cluster(done.kubeconfig, f"kind-{done.name}", gpu.describe(done.gpu) if done.gpu else "")
 
 
 def image_values() -> dict[str, Any]:

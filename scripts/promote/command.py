@@ -43,6 +43,11 @@ def promote_command(
     retest: bool = typer.Option(
         False, "--retest", help="run the helm test again even when nothing changed and it passed before"
     ),
+    rehearse_prod: bool = typer.Option(
+        False,
+        "--rehearse-prod",
+        help="with --to kind: production's values (stacks/prod, sized by values-rehearsal.yaml) on the GPU-shaped node",
+    ),
 ) -> None:
     """Promote the stack (chart, app image, Ollama, locked models) to a cluster: preflight, rollout, verify."""
     if to not in TARGETS:
@@ -64,6 +69,7 @@ def promote_command(
         registry,
         insecure,
         retest,
+        rehearse_prod,
     )
     try:
         done = promote(opts)

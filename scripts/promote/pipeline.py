@@ -26,7 +26,14 @@ from scripts.console import console, elapsed, step
 from scripts.kube import KubeClient
 from scripts.models.library import mirror_models
 from scripts.promote import memory, preflight, rollout, verify
-from scripts.promote.errors import ParityFailed, PreflightFailed, PromoteError, RolloutFailed, VerifyFailed
+from scripts.promote.errors import (
+    ParityFailed,
+    PreflightFailed,
+    PromoteError,
+    RolloutFailed,
+    TargetRefused,
+    VerifyFailed,
+)
 from scripts.promote.monitoring import watch
 from scripts.promote.report import Report
 from scripts.promote.target import Target, api_client, resolve_target
@@ -53,6 +60,22 @@ class Options:
     registry: str | None = None
     insecure: bool = False
     retest: bool = False
+    rehearse_prod: bool = False
+
+
+REHEARSAL_CANNOT_SHOW = (
+    "a GPU given to the container by NVIDIA's device plugin, and its driver and CUDA libraries (here `nvidia` is "
+    "runc and the GPU a number in the node's status)",
+    "the models' weights, KV cache and projector loaded into GPU memory (preflight counts them against the GFD "
+    "memory label; nothing is loaded into a GPU here)",
+    "inference speed on a GPU: TTFT and tokens/s here are CPU figures",
+    "time-slicing, MIG and DRA sharing a GPU between pods",
+    "the ingress controller, the TLS certificate and its cookie affinity on a public host name (off here; the "
+    "Service's ClientIP affinity keeps the sessions)",
+    "pulls from production's image and model registries (here the local registry serves both)",
+    "replicas spread over several nodes and zones (here the app's replicas share the control-plane node)",
+)
+"""What a production rehearsal on the GPU-shaped KIND node cannot show; the report lists it."""
 
 
 def promote(opts: Options) -> Report:
@@ -74,10 +97,12 @@ def promote(opts: Options) -> Report:
 def _promote(opts: Options, report: Report) -> None:
     t = report.timings_s
     start = time.monotonic()
-    target = resolve_target(opts.to, opts.kube_context, opts.kubeconfig, opts.yes)
+    target = resolve_target(opts.to, opts.kube_context, opts.kubeconfig, opts.yes, rehearsal=opts.rehearse_prod)
     report.context = target.context
+    if opts.rehearse_prod:
+        report.rehearsal = _rehearsal(target)
     lock = read_lock(opts.lock)
-    values = merged_values(opts.to, opts.values, lock, opts.lock)
+    values = merged_values(opts.to, opts.values, lock, opts.lock, rehearsal=opts.rehearse_prod)
     in_cluster = bool(effective(values)["ollama"]["enabled"])  # False: keynote mode, the host's Ollama
     if opts.to == "kind":  # the images by the digests the local registry serves; the models mirrored there
         from scripts.kind import library as kind
@@ -131,7 +156,7 @@ def _promote(opts: Options, report: Report) -> None:
                     docs=docs,
                     values=full,
                     lock=lock,
-                    production=opts.to == "prod",
+                    production=opts.to == "prod" or opts.rehearse_prod,
                     ingress_strict=opts.to != "sim",
                     memory=facts,
                 )
@@ -159,6 +184,22 @@ def _promote(opts: Options, report: Report) -> None:
         t["total"] = elapsed(start)
     finally:
         api.close()
+
+
+def _rehearsal(target: Target) -> dict[str, Any]:
+    """The report's rehearsal section; a KIND cluster without a GPU-shaped worker cannot hold one."""
+    if not target.gpu_shape:
+        raise TargetRefused(
+            f"--rehearse-prod needs a GPU-shaped worker, and the KIND cluster of {target.context} has none. "
+            "Recreate it with one: `snap2prod kind down`, then `snap2prod kind up --gpus 1` (or let promote create "
+            "it: it makes the cluster with one GPU when there is none)."
+        )
+    console.print(f"  production rehearsal: stacks/prod/values.yaml on {target.gpu_shape}, pods on CPU")
+    return {
+        "values": "stacks/prod/values.yaml + stacks/prod/values-rehearsal.yaml",
+        "gpu_node": target.gpu_shape,
+        "cannot_show": list(REHEARSAL_CANNOT_SHOW),
+    }
 
 
 def mirror(lock: Lock, values: dict[str, Any], opts: Options, timings: dict[str, float]) -> tuple[Lock, dict[str, Any]]:
@@ -228,6 +269,8 @@ def _rollout(
     label = f"rollout: helm upgrade --install {opts.release} -n {opts.namespace} (timeout {opts.timeout_s:g} s)"
     try:
         with step(label, report.timings_s) as status:
+            if rollout.ensure_namespace(api, opts.namespace):
+                console.print(f"  namespace {opts.namespace} created, enforcing Pod Security restricted")
             report.revision = rollout.install(
                 helm,
                 api,
@@ -318,7 +361,8 @@ def _verify(
         try:
             rollout.helm_test(helm, opts.release, opts.namespace, opts.timeout_s)
         except PromoteError as err:
-            raise VerifyFailed(str(err)) from None
+            ollama_pods = [p for p in rollout.release_pods(api, opts.namespace, opts.release) if _is_ollama(p)]
+            raise VerifyFailed(str(err) + verify.memory_kill_hint(ollama_pods, docs, str(err))) from None
         report.verify["helm_test"] = (
             "passed (simulated: the test pod was admitted and completed, no inference ran)"
             if target.simulated
@@ -345,6 +389,10 @@ def _keynote_host(values: dict[str, Any]) -> bool:
     from scripts.kind.library import KEYNOTE_HOSTNAME
 
     return urlsplit(str(effective(values)["ollama"]["externalHost"])).hostname == KEYNOTE_HOSTNAME
+
+
+def _is_ollama(pod: Any) -> bool:
+    return bool((pod.metadata.labels or {}).get("app.kubernetes.io/component") == "ollama")
 
 
 def _component(doc: dict[str, Any]) -> str:

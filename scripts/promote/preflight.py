@@ -254,6 +254,12 @@ def check_version(api: KubeClient) -> Check:
     return Check("Kubernetes version", "ok", f"{info.git_version} at {api.configuration.host}")
 
 
+POD_SECURITY_ENFORCE = "pod-security.kubernetes.io/enforce"
+POD_SECURITY = {POD_SECURITY_ENFORCE: "restricted", f"{POD_SECURITY_ENFORCE}-version": "latest"}
+"""The labels a namespace promote creates gets: the API server admits only pods of Pod Security's `restricted`
+level, the one the chart's pods meet (non-root, no privilege escalation, no capabilities, seccomp)."""
+
+
 def check_namespace(api: KubeClient, namespace: str) -> Check:
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
@@ -262,11 +268,23 @@ def check_namespace(api: KubeClient, namespace: str) -> Check:
         ns = client.CoreV1Api(api).read_namespace(namespace, _request_timeout=10)
     except ApiException as err:
         if err.status == 404:
-            return Check("namespace", "ok", f"{namespace} does not exist yet: Helm creates it")
+            return Check(
+                "namespace",
+                "ok",
+                f"{namespace} does not exist yet: promote creates it, enforcing Pod Security restricted",
+            )
         return Check("namespace", "fail", f"{namespace}: cannot read it ({err.status} {err.reason})")
     if ns.status and ns.status.phase == "Terminating":
         return Check("namespace", "fail", f"{namespace} is being deleted; wait until it is gone")
-    return Check("namespace", "ok", f"{namespace} exists")
+    level = ((ns.metadata.labels if ns.metadata else None) or {}).get(POD_SECURITY_ENFORCE)
+    if level:
+        return Check("namespace", "ok", f"{namespace} exists and enforces Pod Security {level}")
+    return Check(
+        "namespace",
+        "warn",
+        f"{namespace} exists and enforces no Pod Security level; the chart's pods meet `restricted`: "
+        f"`kubectl label namespace {namespace} {POD_SECURITY_ENFORCE}=restricted`",
+    )
 
 
 def _name(obj: Any) -> str:

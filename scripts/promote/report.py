@@ -36,6 +36,8 @@ class Report:
     error: str = ""
     diff: str = ""
     watch: dict[str, Any] = field(default_factory=dict)
+    rehearsal: dict[str, Any] = field(default_factory=dict)
+    """`--rehearse-prod`: production's values on the GPU-shaped KIND node, and what only a GPU cluster shows."""
 
 
 def print_report(report: Report) -> None:
@@ -54,6 +56,10 @@ def print_report(report: Report) -> None:
         table.add_row("GPU pod", f"{p['pod']} on {p['node']} ({p['gpus']}, {'ready' if p['ready'] else 'NOT ready'})")
     for name, text in report.verify.items():
         table.add_row(f"verify {name}", text)
+    if report.rehearsal:
+        table.add_row("rehearsal", f"{report.rehearsal['values']} on {report.rehearsal['gpu_node']}, pods on CPU")
+        for item in report.rehearsal["cannot_show"]:
+            table.add_row("only a GPU cluster shows", item)
     table.add_row("timings", ", ".join(f"{k} {v:.1f} s" for k, v in report.timings_s.items()))
     console.print(table)
     print_watch(report)

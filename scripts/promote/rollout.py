@@ -25,7 +25,7 @@ from scripts import toolchain
 from scripts.kube import KubeClient
 from scripts.paths import CHART
 from scripts.promote.errors import PromoteError
-from scripts.promote.preflight import HOOK, INSTANCE
+from scripts.promote.preflight import HOOK, INSTANCE, POD_SECURITY
 
 FINGERPRINT_PREFIX = "snap2prod promote chart="
 
@@ -149,6 +149,22 @@ def counts(api: KubeClient, namespace: str, release: str) -> PodCounts:
     pods = release_pods(api, namespace, release)
     ready = sum(1 for p in pods if any(c.type == "Ready" and c.status == "True" for c in (p.status.conditions or [])))
     return PodCounts(len(pods), sum(1 for p in pods if p.spec.node_name), ready)
+
+
+def ensure_namespace(api: KubeClient, namespace: str) -> bool:
+    """Create the namespace enforcing Pod Security `restricted` (True), or leave an existing one as it is (False)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    core = client.CoreV1Api(api)
+    body = client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels=dict(POD_SECURITY)))
+    try:
+        core.create_namespace(body, _request_timeout=10)
+    except ApiException as err:
+        if err.status == 409:  # it exists: its labels are its owner's
+            return False
+        raise PromoteError(f"cannot create namespace {namespace}: {err.status} {err.reason}") from None
+    return True
 
 
 def install(

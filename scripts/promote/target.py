@@ -33,6 +33,8 @@ class Target:
     kubeconfig: Path | None
     context: str | None
     simulated: bool = False
+    gpu_shape: str = ""
+    """A KIND cluster's GPU-shaped worker, e.g. "1 × NVIDIA-A100-SXM4-80GB (nvidia.com/gpu: 1)"; "" without."""
 
 
 def looks_local(context: str) -> bool:
@@ -40,8 +42,15 @@ def looks_local(context: str) -> bool:
     return context.startswith(LOCAL_CONTEXTS)
 
 
-def resolve_target(to: str, context: str | None, kubeconfig: Path | None, yes: bool) -> Target:
-    """The target as asked, or TargetRefused saying why not."""
+def resolve_target(
+    to: str, context: str | None, kubeconfig: Path | None, yes: bool, *, rehearsal: bool = False
+) -> Target:
+    """The target as asked, or TargetRefused saying why not. A rehearsal (production's values) goes to KIND only."""
+    if rehearsal and to != "kind":
+        raise TargetRefused(
+            "--rehearse-prod rehearses production on the GPU-shaped KIND cluster: use it with --to kind, "
+            f"not --to {to}."
+        )
     if to == "sim":
         kubeconfig = kubeconfig or Sim().kubeconfig
         if not kubeconfig.exists():
@@ -61,19 +70,24 @@ def resolve_target(to: str, context: str | None, kubeconfig: Path | None, yes: b
             if not typer.confirm(f"Promote to the production cluster of context {context!r}?", err=True):
                 raise TargetRefused("not confirmed; nothing was changed.")
         return Target("prod", kubeconfig, context)
-    return kind_target(context, kubeconfig)
+    return kind_target(context, kubeconfig, rehearsal)
 
 
-def kind_target(context: str | None, kubeconfig: Path | None) -> Target:
-    """Create or reuse the KIND cluster of stacks/local/kind.yaml (scripts/kind: podman, offline node image)."""
+def kind_target(context: str | None, kubeconfig: Path | None, rehearsal: bool = False) -> Target:
+    """Create or reuse the KIND cluster of stacks/local/kind.yaml (scripts/kind: podman, offline node image), or
+    the one `--kube-context kind-NAME` names. A rehearsal needs its GPU-shaped worker, and creates the cluster with
+    one GPU when there is none."""
     from scripts.kind import library as kind
 
+    if context and not context.startswith("kind-"):
+        raise TargetRefused(f"--to kind: {context!r} is not a KIND context (kind-NAME); use --to prod for it.")
+    name = context.removeprefix("kind-") if context else KIND_CLUSTER
     try:
-        with step(f"kind: cluster {KIND_CLUSTER} ({KIND_CONFIG})", {}):
-            cluster = kind.up(KIND_CLUSTER)
+        with step(f"kind: cluster {name} ({KIND_CONFIG})", {}):
+            cluster = kind.up(name, gpus_if_new=1 if rehearsal else 0)
     except Snap2ProdError as err:
         raise TargetRefused(f"--to kind: {err}") from None
-    return Target("kind", kubeconfig or cluster.kubeconfig, context or cluster.context)
+    return Target("kind", kubeconfig or cluster.kubeconfig, context or cluster.context, gpu_shape=cluster.gpu_shape)
 
 
 def api_client(target: Target) -> KubeClient:

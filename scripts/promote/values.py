@@ -20,6 +20,8 @@ from scripts.promote.errors import ParityFailed, PromoteError
 
 VALUES = {"kind": ("local/values.yaml",), "sim": ("sim/values.yaml",), "prod": ("prod/values.yaml",)}
 """Each target's values files, relative to stacks/, layered on the chart's defaults."""
+REHEARSAL = ("prod/values.yaml", "prod/values-rehearsal.yaml")
+"""`promote --to kind --rehearse-prod`: production's values, sized for the GPU-shaped KIND node."""
 
 
 def merge(*layers: Mapping[str, Any]) -> dict[str, Any]:
@@ -48,9 +50,13 @@ def load_values(path: Path) -> dict[str, Any]:
     return data or {}
 
 
-def merged_values(to: str, extra: list[Path], lock: Lock, lock_path: Path) -> dict[str, Any]:
-    """The environment's values file(s), then each --values file, then the lock as ``models.lock``."""
-    layers = [load_values(STACKS / f) for f in VALUES[to]] + [load_values(p) for p in extra]
+def merged_values(
+    to: str, extra: list[Path], lock: Lock, lock_path: Path, *, rehearsal: bool = False
+) -> dict[str, Any]:
+    """The environment's values file(s) (production's for a rehearsal), then each --values file, then the lock as
+    ``models.lock``."""
+    files = REHEARSAL if rehearsal else VALUES[to]
+    layers = [load_values(STACKS / f) for f in files] + [load_values(p) for p in extra]
     lock_data = yaml.safe_load(lock_path.read_text())
     return merge(*layers, {"models": {"lock": lock_data}})
 

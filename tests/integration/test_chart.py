@@ -42,6 +42,7 @@ GPU_LIMITS = {  # what Ollama's container limits carry besides CPU and memory, p
     "prod-mig": {"nvidia.com/mig-1g.10gb": 1},
     "prod-time-slicing": {"nvidia.com/gpu.shared": 1},
     "prod-dra": {},  # the GPU comes from a ResourceClaim instead
+    "prod-rehearsal": {"nvidia.com/gpu": 1},
 }
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 

@@ -244,6 +244,66 @@ def test_chromium_takes_a_photo_on_the_app_pods_page_and_the_in_cluster_ollama_d
     assert ttft_ms > 0
 
 
+STREAMING = "() => document.querySelector('.st-key-description')?.innerText.includes('▌')"
+
+
+def test_the_ollama_pod_deleted_mid_answer_shows_the_error_in_place_and_the_next_try_works(
+    up: cluster.UpResult, vision_model: str, tmp_path: Path
+) -> None:
+    """Nothing is lost: the words that arrived, the error under them, the model and the prompt; once the new
+    Ollama pod is Ready (its models on the volume), "Describe again" describes the picture."""
+    host = "http://snap2prod-ollama:11434"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(toolchain.binary("chromium")),
+            headless=True,
+            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={write_y4m(tmp_path / 'camera.y4m')}"],
+        )
+        try:
+            page = browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1000}).new_page()
+            page.goto(_page_url())
+            expect(page.get_by_text(f"reachable at {host}")).to_be_visible(timeout=PAGE_TIMEOUT_MS)
+            page.wait_for_function(VIDEO_PLAYING, timeout=PAGE_TIMEOUT_MS)
+            page.get_by_role("button", name="Take Photo").click(timeout=PAGE_TIMEOUT_MS)
+            page.wait_for_function(STREAMING, timeout=PAGE_TIMEOUT_MS, polling=20)
+            (old,) = [p.metadata.name for p in _pods(up) if _component(p) == "ollama"]
+            _kubectl("-n", NAMESPACE, "delete", "pod", old, "--wait=false")
+
+            description = page.locator(".st-key-description")
+            expect(description).to_contain_text("capture #1 · ", timeout=PAGE_TIMEOUT_MS)
+            alerts = description.locator("[data-testid=stAlert]")
+            expect(alerts).to_have_count(1)
+            error = alerts.inner_text()
+            assert error.startswith(f"The answer from Ollama at {host} broke off mid-way ("), error
+            assert error.endswith("). Try again."), error
+            words = description.locator("[data-testid=stMarkdown]").first.inner_text()
+            assert words and "▌" not in words and words != "(the model returned no text)"  # what arrived stays
+            expect(page.get_by_role("combobox", name="Vision model")).to_have_value(vision_model)
+
+            wait_for("a new Ollama pod Ready", lambda: _ready_ollama(up, other_than=old), timeout_s=300)
+            page.get_by_role("button", name="Describe again").click()
+            expect(description).to_contain_text("capture #2 · ", timeout=PAGE_TIMEOUT_MS)
+            expect(alerts).to_have_count(0)
+            expect(page.get_by_role("combobox", name="Vision model")).to_have_value(vision_model)
+        finally:
+            browser.close()
+
+
+def _component(pod: Any) -> str:
+    return str((pod.metadata.labels or {}).get("app.kubernetes.io/component", ""))
+
+
+def _ready_ollama(up: cluster.UpResult, other_than: str) -> bool:
+    return any(
+        _component(p) == "ollama"
+        and p.metadata.name != other_than
+        and p.metadata.deletion_timestamp is None
+        and bool(p.status.container_statuses)
+        and all(c.ready for c in p.status.container_statuses)
+        for p in _pods(up)
+    )
+
+
 def test_an_upgrade_that_adds_a_model_pulls_it_from_the_mirror(
     up: cluster.UpResult,
     gateway: OllamaGateway,

@@ -3,10 +3,14 @@
 The worker reports `nvidia.com/gpu: 2`, carries the GFD labels and the GPU taint; RuntimeClass `nvidia` is runc;
 a pod shaped like the production Ollama pod (runtimeClassName, toleration, GFD node selector, a GPU limit)
 becomes Running there. The shape is part of the cluster: the same one is reused, another one is refused.
+
+Then the production rehearsal: `promote --to kind --rehearse-prod` puts production's values on that worker, with
+real inference in the helm test, three app replicas and their budget, and Pod Security `restricted` enforced.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import subprocess
@@ -16,9 +20,16 @@ from typing import Any
 
 import pytest
 import yaml
+from playwright.sync_api import expect, sync_playwright
 
+from app.gateway import OllamaGateway
+from app.lock import Lock, pin, write_lock
+from app.session import RESTARTED
+from scripts import cli, toolchain
 from scripts.gpu_shape import GPU_TAINT, gpu_labels
 from scripts.kind import cluster, gpu
+from tests.e2e.conftest import CHROMIUM_ARGS
+from tests.e2e.test_page_browser import VIDEO_PLAYING, write_y4m
 from tests.kube import wait_for
 
 NAME = "snap2prod-gpu"
@@ -121,3 +132,215 @@ def test_a_second_up_with_the_same_shape_changes_nothing(up: cluster.UpResult, c
 def test_up_with_another_gpu_count_is_refused(up: cluster.UpResult, config: Path) -> None:
     with pytest.raises(cluster.KindError, match="exists with 2 × NVIDIA-A100-SXM4-80GB"):
         cluster.up(NAME, config_path=config, gpus=3)
+
+
+REHEARSAL = "snap2prod-rehearsal"
+PAGE_MS = 300_000
+
+
+@pytest.fixture(scope="module")
+def rehearsal_lock(gateway: OllamaGateway, vision_model: str, tmp_path_factory: Any) -> Path:
+    tmp = tmp_path_factory.mktemp("rehearsal")
+    lock = Lock(ollama_version=gateway.version(), models=tuple(pin(gateway, [vision_model])))
+    return write_lock(lock, tmp / "models.lock")
+
+
+def _rehearse(lock: Path, host: str, tmp: Path, *args: str) -> dict[str, Any]:
+    """`promote --to kind --rehearse-prod` onto this cluster; the JSON report with the exit code as "exit"."""
+    report = tmp / f"report-{len(list(tmp.iterdir()))}.json"
+    argv = ["promote", "--to", "kind", "--kube-context", f"kind-{NAME}", "--rehearse-prod", "-n", REHEARSAL]
+    argv += ["--lock", str(lock), "--host", host, "--timeout", "900", "--report", str(report), *args]
+    code = cli.main(argv)
+    data: dict[str, Any] = json.loads(report.read_text())
+    data["exit"] = code
+    return data
+
+
+@pytest.fixture(scope="module")
+def rehearsal(up: cluster.UpResult, rehearsal_lock: Path, ollama_host: str) -> dict[str, Any]:
+    """Production's values on the GPU-shaped worker."""
+    return _rehearse(rehearsal_lock, ollama_host, rehearsal_lock.parent)
+
+
+def test_the_prod_values_rehearse_on_the_gpu_shaped_node_with_real_inference(rehearsal: dict[str, Any]) -> None:
+    assert rehearsal["exit"] == 0, rehearsal["error"]
+    assert (rehearsal["outcome"], rehearsal["context"]) == ("promoted", f"kind-{NAME}")
+    assert rehearsal["rehearsal"]["values"] == "stacks/prod/values.yaml + stacks/prod/values-rehearsal.yaml"
+    assert rehearsal["rehearsal"]["gpu_node"] == "2 × NVIDIA-A100-SXM4-80GB (nvidia.com/gpu: 2)"
+    assert any(item.startswith("inference speed on a GPU") for item in rehearsal["rehearsal"]["cannot_show"])
+    assert rehearsal["verify"]["helm_test"] == "passed (real inference on the fixture picture)"
+    assert rehearsal["verify"]["models"] == "1 locked model(s) served with their digests"
+    assert [(p["node"], p["ready"]) for p in rehearsal["placement"]] == [(f"{NAME}-worker", True)]
+
+
+def test_the_rehearsal_runs_the_ollama_pod_on_the_worker_with_its_gpu_and_runtime_class(
+    rehearsal: dict[str, Any],
+) -> None:
+    (ollama,) = _pods("ollama")
+    assert ollama["spec"]["nodeName"] == f"{NAME}-worker"
+    assert ollama["spec"]["runtimeClassName"] == gpu.RUNTIME_CLASS
+    main = next(c for c in ollama["spec"]["containers"] if c["name"] == "ollama")
+    assert main["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert ollama["status"]["phase"] == "Running"
+    assert all(c["ready"] for c in ollama["status"]["containerStatuses"])
+
+
+def test_the_rehearsal_keeps_productions_three_app_replicas_their_budget_and_sticky_sessions(
+    rehearsal: dict[str, Any],
+) -> None:
+    apps = _pods("app")
+    assert len(apps) == 3
+    assert all(p["status"]["phase"] == "Running" and p["spec"]["nodeName"] == f"{NAME}-control-plane" for p in apps)
+    budgets = _get("pdb", "-n", REHEARSAL)["items"]
+    app_budget = next(b for b in budgets if b["metadata"]["labels"]["app.kubernetes.io/component"] == "app")
+    assert app_budget["spec"]["maxUnavailable"] == 1
+    assert app_budget["status"]["currentHealthy"] == 3
+    service = _get("service", "snap2prod-app", "-n", REHEARSAL)
+    assert (service["spec"]["type"], service["spec"]["sessionAffinity"]) == ("NodePort", "ClientIP")
+    assert not _get("ingress", "-n", REHEARSAL)["items"]  # values-rehearsal.yaml: no public ingress
+
+
+def test_a_pod_asking_for_more_gpus_than_the_node_advertises_stays_pending(rehearsal: dict[str, Any]) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "too-many-gpus", "namespace": "default"},
+        "spec": {
+            "runtimeClassName": gpu.RUNTIME_CLASS,
+            "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            "containers": [{"name": "main", "image": "unused", "resources": {"limits": {"nvidia.com/gpu": "3"}}}],
+        },
+    }
+    _kubectl("apply", "-f", "-", stdin=json.dumps(pod))
+    try:
+        condition = wait_for("the scheduler's verdict on the pod", lambda: _unschedulable("too-many-gpus"))
+        assert "Insufficient nvidia.com/gpu" in condition["message"], condition
+        assert _get("pod", "too-many-gpus", "-n", "default")["status"]["phase"] == "Pending"
+    finally:
+        _kubectl("delete", "pod", "too-many-gpus", "-n", "default", "--wait=false")
+
+
+def test_the_rehearsal_namespace_enforces_restricted_pod_security(rehearsal: dict[str, Any]) -> None:
+    labels = _get("namespace", REHEARSAL)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    privileged = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "privileged", "namespace": REHEARSAL},
+        "spec": {"containers": [{"name": "main", "image": "unused", "securityContext": {"privileged": True}}]},
+    }
+    cmd = [*cluster.kubectl(NAME), "apply", "-f", "-"]
+    refused = subprocess.run(cmd, input=json.dumps(privileged), capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0
+    assert 'violates PodSecurity "restricted:latest": privileged' in refused.stderr, refused.stderr
+
+
+def test_the_browser_on_a_replica_that_goes_away_says_the_session_restarted_and_carries_on(
+    rehearsal: dict[str, Any], vision_model: str, tmp_path: Path
+) -> None:
+    """Every app pod deleted under real Chromium (as a rollout does): the page reconnects through the Service to a
+    new replica and says the session restarted, instead of a blank page; the next photo is described."""
+    with _browser(tmp_path) as page:
+        description = page.locator(".st-key-description")
+        _photo(page)
+        expect(description).to_contain_text(f"capture #1 · {vision_model} · ", timeout=PAGE_MS)
+        expect(page.get_by_text(RESTARTED)).to_have_count(0)
+
+        _kubectl("-n", REHEARSAL, "delete", "pod", "-l", "app.kubernetes.io/component=app", "--wait=false")
+        wait_for("three new app pods Ready", lambda: _ready_apps() == 3, timeout_s=300)
+        # Streamlit's browser side reconnects by itself and keeps showing the page; the next action runs in the
+        # new replica's session, which finds the URL's session unknown there
+        expect(page.get_by_text("CONNECTING")).to_have_count(0, timeout=PAGE_MS)
+        page.get_by_role("button", name="Clear photo").click(timeout=PAGE_MS)
+        expect(page.get_by_text(RESTARTED)).to_be_visible(timeout=PAGE_MS)
+        expect(page.get_by_role("heading", name="snap2prod")).to_be_visible()
+        _photo(page)
+        expect(description).to_contain_text(f"capture #1 · {vision_model} · ", timeout=PAGE_MS)
+        expect(description.locator("[data-testid=stAlert]")).to_have_count(0)
+        expect(page.get_by_text(RESTARTED)).to_be_visible()  # said through the new session's first picture
+
+
+@contextlib.contextmanager
+def _browser(tmp_path: Path) -> Iterator[Any]:
+    """Real Chromium with a fake camera on the page the rehearsal's Service serves on the node port."""
+    node = _get("node", f"{NAME}-control-plane")
+    address = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+    url = f"http://{address}:30851"  # stacks/prod/values-rehearsal.yaml: app.service.nodePort
+    camera = f"--use-file-for-fake-video-capture={write_y4m(tmp_path / 'camera.y4m')}"
+    # a browser gives the camera only to a secure context: https, or localhost (where production's ingress and
+    # stacks/local/kind.yaml put the page); the node's own address is neither, so this browser is told to trust it
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(toolchain.binary("chromium")),
+            args=[*CHROMIUM_ARGS, camera, f"--unsafely-treat-insecure-origin-as-secure={url}"],
+        )
+        try:
+            page = browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1000}).new_page()
+            page.goto(url)
+            expect(page.get_by_text("reachable at http://snap2prod-ollama:11434")).to_be_visible(timeout=PAGE_MS)
+            yield page
+        finally:
+            browser.close()
+
+
+def _photo(page: Any) -> None:
+    expect(page.get_by_text("reachable at http://snap2prod-ollama:11434")).to_be_visible(timeout=PAGE_MS)
+    page.wait_for_function(VIDEO_PLAYING, timeout=PAGE_MS)
+    page.get_by_role("button", name="Take Photo").click(timeout=PAGE_MS)
+
+
+def test_ollama_killed_for_memory_by_a_too_small_limit_fails_verify_names_the_limit_and_rolls_back(
+    rehearsal: dict[str, Any], rehearsal_lock: Path, ollama_host: str, tmp_path: Path
+) -> None:
+    tight = tmp_path / "tight.yaml"
+    tight.write_text(
+        yaml.safe_dump({"ollama": {"resources": {"requests": {"memory": "128Mi"}, "limits": {"memory": "200Mi"}}}})
+    )
+    failed = _rehearse(rehearsal_lock, ollama_host, tmp_path, "-f", str(tight))
+    assert (failed["exit"], failed["outcome"]) == (7, "VerifyFailed")
+    assert "llama-server process has terminated: signal: killed" in failed["error"]
+    assert (
+        "Ollama's model runner was killed: most likely for memory. The Ollama container's memory limit is 200Mi "
+        "(ollama.resources.limits.memory); loading the model for the test needs more. Raise the limit (and the "
+        "request with it), or lock a smaller model.\n"
+        f"rolled back to revision {rehearsal['revision']}."
+    ) in failed["error"]
+    deployment = _get("deployment", "snap2prod-ollama", "-n", REHEARSAL)
+    (main,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "ollama"]
+    assert main["resources"]["limits"]["memory"] == "6Gi"  # stacks/prod/values-rehearsal.yaml again
+
+
+def test_a_node_drain_stops_at_the_app_budget_and_two_replicas_keep_serving(rehearsal: dict[str, Any]) -> None:
+    """Draining the node the app runs on (its pods only): the budget (maxUnavailable 1) lets one go, refuses the
+    next, and the drain gives up; after uncordon all three are back."""
+    wait_for("three app pods Ready", lambda: _ready_apps() == 3, timeout_s=300)
+    node = f"{NAME}-control-plane"
+    drain = [*cluster.kubectl(NAME), "drain", node, "--pod-selector", "app.kubernetes.io/component=app"]
+    drain += ["--delete-emptydir-data", "--timeout", "40s"]
+    try:
+        proc = subprocess.run(drain, capture_output=True, text=True, timeout=120)
+        assert proc.returncode != 0, proc.stdout
+        assert "Cannot evict pod as it would violate the pod's disruption budget" in proc.stderr, proc.stderr
+        assert _ready_apps() == 2  # one evicted (its replacement Pending: the node is cordoned), two serving
+    finally:
+        _kubectl("uncordon", node)
+    wait_for("three app pods Ready after uncordon", lambda: _ready_apps() == 3, timeout_s=300)
+
+
+def _ready_apps() -> int:
+    return sum(
+        1
+        for p in _pods("app")
+        if p["metadata"].get("deletionTimestamp") is None
+        and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+    )
+
+
+def _pods(component: str) -> list[dict[str, Any]]:
+    selector = f"app.kubernetes.io/component={component}"
+    return list(_get("pods", "-n", REHEARSAL, "-l", selector)["items"])
+
+
+def _unschedulable(name: str) -> dict[str, Any] | None:
+    conditions = _get("pod", name, "-n", "default")["status"].get("conditions", [])
+    return next((c for c in conditions if c["type"] == "PodScheduled" and c["status"] == "False"), None)
