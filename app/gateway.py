@@ -7,7 +7,6 @@ timeouts, error wording and metrics are the same everywhere.
 from __future__ import annotations
 
 import json
-import ssl
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -190,8 +189,7 @@ class ChatStream:
 
 
 def base_url(address: str) -> str:
-    """``normalize_host`` that keeps a path: Ollama behind a proxy (the Kubernetes API server's service proxy,
-    ``https://API/api/v1/namespaces/NS/services/NAME:http/proxy``) answers under that path."""
+    """``normalize_host`` that keeps a path: Ollama behind a reverse proxy's prefix answers under that path."""
     start = address.find("://") + 3 if "://" in address else 0
     slash = address.find("/", start)
     path = address[slash:].rstrip("/") if slash >= 0 else ""
@@ -201,8 +199,7 @@ def base_url(address: str) -> str:
 class OllamaGateway:
     """One Ollama server. Connect timeout short (a dead host fails fast); read timeout long (model loads).
 
-    ``host`` may carry a path, and ``headers``, ``cert`` and ``verify`` go to the HTTP client: that is how the
-    CLI reaches a cluster's Ollama through the API server's proxy with the kubeconfig's credentials.
+    ``host`` may carry a path (an Ollama behind a reverse proxy's prefix).
     """
 
     def __init__(
@@ -212,18 +209,14 @@ class OllamaGateway:
         connect_timeout_s: float = 3.0,
         first_token_timeout_s: float = 120.0,
         observer: ChatObserver | None = None,
-        headers: Mapping[str, str] | None = None,
-        cert: str | tuple[str, str] | None = None,
-        verify: bool | str | ssl.SSLContext = True,
     ) -> None:
         self.host = base_url(host)
         self.observer = observer
         self.connect_timeout_s = connect_timeout_s
         self.first_token_timeout_s = first_token_timeout_s
         timeout = httpx.Timeout(first_token_timeout_s, connect=connect_timeout_s)
-        tls: dict[str, Any] = {"verify": verify, **({"cert": cert} if cert else {})}
-        self._client = ollama.Client(host=self.host, timeout=timeout, headers=headers, **tls)
-        self._http = httpx.Client(base_url=self.host, timeout=timeout, headers=headers, **tls)
+        self._client = ollama.Client(host=self.host, timeout=timeout)
+        self._http = httpx.Client(base_url=self.host, timeout=timeout)
         self._capabilities: dict[str, tuple[str, ...]] = {}
         self._capabilities_by_digest: dict[str, tuple[str, ...]] = {}
         """What ``/api/show`` said per model digest: a digest's capabilities never change, so a rerun of the page
@@ -258,7 +251,7 @@ class OllamaGateway:
 
     def _from_response(self, status: int, message: str, model: str) -> Snap2ProdError:
         lowered = message.lower()
-        if status == 503 or "server busy" in lowered:
+        if "server busy" in lowered:  # Ollama's own 503; a proxy's 503 (no endpoint, refused) is not a full queue
             return OllamaBusy(self.host)
         if status == 404 or ("not found" in lowered and "model" in lowered):
             return ModelNotFound(model) if model else OllamaError(self.host, status, message)

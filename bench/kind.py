@@ -226,7 +226,7 @@ def run(runs: int = RUNS, ttft_runs: int = TTFT_RUNS) -> BenchResult:
             "registry containers and the mirror wiring; the node image is built before the first pair. The first "
             "promotion after `kind up` also pushes the images and mirrors the models into the fresh registry "
             f"({promote_times['first'][0]:.0f} s, reported alone); each measured promotion then goes to a fresh "
-            "namespace and includes parity, preflight, the rollout with --wait, verify through the API server and "
+            "namespace and includes parity, preflight, the rollout with --wait, verify through a port-forward and "
             "the helm test's real inference; the raw baseline installs the same chart with the values that "
             "promotion installed. The page TTFT is a click on the page the app pod serves (NodePort) to the first "
             "token from the in-cluster Ollama (CPU request 500m on a 2-core node), the raw one the same prepared "

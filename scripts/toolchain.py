@@ -591,6 +591,9 @@ KIND_VERSION = "0.33.0"
 COREDNS_VERSION = "1.14.2"  # what kubeadm 1.36 names (constants.CoreDNSVersion)
 CRICTL_VERSION = "1.37.0"
 LOCAL_PATH_PROVISIONER_VERSION = "0.0.30"
+KUBE_ROUTER_VERSION = "2.1.0"
+"""The only kube-router the module proxy serves here (security flaws are reported for it); it runs firewall-only,
+enforcing NetworkPolicies in our local clusters: no BGP, no service proxy, nothing exposed."""
 ENGINE_PACKAGES = ("podman", "runc", "mmdebstrap", "iptables", "uidmap")
 KUBE_NODE_COMMANDS = ("kubelet", "kubeadm", "kube-proxy")
 
@@ -668,6 +671,10 @@ def _probe_crictl(home: Path) -> str:
     return _first_match(r"(\d+\.\d+\.\d+)", _capture([str(home / "bin" / "crictl"), "--version"]))
 
 
+def _probe_kube_router(home: Path) -> str:
+    return _first_match(r"version v(\d+\.\d+\.\d+)", _capture([str(home / "bin" / "kube-router"), "--version"]))
+
+
 def _probe_local_path(home: Path) -> str:
     binary = home / "bin" / "local-path-provisioner"
     return LOCAL_PATH_PROVISIONER_VERSION if binary.exists() and os.access(binary, os.X_OK) else "missing"
@@ -700,6 +707,16 @@ CONTAINER_TOOLS = (
         2,
         _go_install_tool(f"github.com/rancher/local-path-provisioner@v{LOCAL_PATH_PROVISIONER_VERSION}"),
         _probe_local_path,
+    ),
+    Tool(
+        "kube-router",
+        KUBE_ROUTER_VERSION,
+        8,
+        _go_install_tool(
+            f"github.com/cloudnativelabs/kube-router/v2/cmd/kube-router@v{KUBE_ROUTER_VERSION}",
+            f"-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=v{KUBE_ROUTER_VERSION}",
+        ),
+        _probe_kube_router,
     ),
 )
 """Tools for real containers, KIND and the offline node image (profile `kind`)."""
@@ -738,6 +755,7 @@ PROFILES: dict[str, tuple[str, ...]] = {
         "coredns",
         "crictl",
         "local-path-provisioner",
+        "kube-router",
         "distribution",
         "helm",
         "ollama",

@@ -261,6 +261,7 @@ def up(
         _wire_registry(node, log)
     if len(node_containers(record)) > 1:
         _wire_pod_network(name)
+    _wait_for_network_policies(name, log)
     if spec is not None:
         gpu.advertise(kubectl(name), record.gpu_node, spec, log)
     seconds = time.monotonic() - start
@@ -332,7 +333,15 @@ def _wire_pod_network(name: str) -> None:
     conflist = f"/etc/cni/net.d/{node_files.CNI_CONFLIST}"
     for node, (subnet, routes) in pod_network(json.loads(out.stdout)["items"]).items():
         ip_routes = "".join(f" && ip route replace {cidr} via {via}" for cidr, via in routes)
-        script = f"[ ! -f {conflist} ] || {{ cat > {conflist}.new && mv {conflist}.new {conflist}{ip_routes}; }}"
+        # the bridge's ipMasq hides every pod outside its own subnet behind the node's address; pod to pod keeps
+        # its source, or NetworkPolicies (which select pods by address) see the node instead of the app
+        keep = [f"-s {subnet} -d {cidr} -j RETURN" for cidr, _ in routes]
+        no_masq = "".join(
+            f" && {{ iptables -t nat -C POSTROUTING {r} || iptables -t nat -I POSTROUTING 1 {r}; }}" for r in keep
+        )
+        script = (
+            f"[ ! -f {conflist} ] || {{ cat > {conflist}.new && mv {conflist}.new {conflist}{ip_routes}{no_masq}; }}"
+        )
         proc = subprocess.run(
             [podman.podman_path(), "exec", "-i", node, "sh", "-c", script],
             input=node_files.cni_conflist(subnet),
@@ -342,6 +351,28 @@ def _wire_pod_network(name: str) -> None:
         )
         if proc.returncode != 0:
             raise KindError(f"cannot wire the pod network of node {node}: {proc.stderr.strip()}")
+
+
+def _wait_for_network_policies(name: str, log: Path) -> None:
+    """Until kube-router runs on every node, NetworkPolicies are rendered but not enforced (our node image only;
+    kind's own runs kindnetd)."""
+    base = [*kubectl(name), "-n", "kube-system"]
+    daemonset = f"daemonset/{node_files.NETWORK_POLICY_DAEMONSET}"
+    if subprocess.run([*base, "get", daemonset], capture_output=True, check=False, timeout=60).returncode != 0:
+        return
+    with log.open("a") as out:
+        proc = subprocess.run(
+            [*base, "rollout", "status", daemonset, "--timeout=180s"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+            timeout=200,
+        )
+    if proc.returncode != 0:
+        raise KindError(
+            f"kube-router, which enforces NetworkPolicies, is not running on every node of cluster {name} after "
+            f"180 s; see `kubectl --kubeconfig {kubeconfig_path(name)} -n kube-system logs {daemonset}` and {log}"
+        )
 
 
 def down(name: str = "snap2prod") -> list[str]:

@@ -45,16 +45,87 @@ def cni_conflist(subnet: str = POD_SUBNET) -> str:
     return json.dumps({"cniVersion": "1.0.0", "name": "snap2prod", "plugins": [bridge, portmap]}, indent=2) + "\n"
 
 
-CNI_MANIFEST = """\
-# kind applies this file at create time; the network is the static CNI config in /etc/cni/net.d.
-apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: snap2prod-cni
-  namespace: kube-system
-data:
-  cni: "bridge + host-local, /etc/cni/net.d/10-snap2prod.conflist (one node, no kindnetd)"
-"""
+NETWORK_POLICY_DAEMONSET = "kube-router"
+"""In kube-system: enforces networking.k8s.io/v1 NetworkPolicies with iptables and ipsets (firewall only).
+
+kindnetd, standard KIND's CNI, enforces them through nftables' `queue` to user space; these VMs' kernels lack
+nft_queue, so the policies are kube-router's job here. The bridge CNI stays: br_netfilter's
+bridge-nf-call-iptables makes same-node pod traffic pass the FORWARD chain kube-router filters."""
+
+
+def cni_manifest(kube_router_image: str) -> str:
+    """What kind applies at create time (`kubectl create` from /kind/manifests/default-cni.yaml): the pod network
+    is the static CNI config; NetworkPolicies are enforced by kube-router."""
+    name = NETWORK_POLICY_DAEMONSET
+    labels = {"k8s-app": name}
+    account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": "kube-system"}}
+    read = ["get", "list", "watch"]
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name},
+        "rules": [
+            {"apiGroups": [""], "resources": ["namespaces", "pods", "services", "nodes", "endpoints"], "verbs": read},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": read},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": read},
+        ],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": "kube-system"}],
+    }
+    privileged = {"privileged": True}
+    bridge_netfilter = {
+        "name": "bridge-netfilter",
+        "image": kube_router_image,
+        "command": ["sh", "-c", "echo 1 > /proc/sys/net/bridge/bridge-nf-call-iptables"],
+        "securityContext": privileged,
+    }
+    router = {
+        "name": name,
+        "image": kube_router_image,
+        "command": ["/usr/local/bin/kube-router"],
+        "args": ["--run-firewall=true", "--run-router=false", "--run-service-proxy=false", "--metrics-port=0"],
+        "env": [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+        "securityContext": privileged,
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", "port": 20244},
+            "initialDelaySeconds": 10,
+            "periodSeconds": 5,
+        },
+        "volumeMounts": [
+            {"name": "lib-modules", "mountPath": "/lib/modules", "readOnly": True},
+            {"name": "xtables-lock", "mountPath": "/run/xtables.lock"},
+        ],
+    }
+    daemonset = {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name, "namespace": "kube-system", "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": name,
+                    "priorityClassName": "system-node-critical",
+                    "hostNetwork": True,
+                    "tolerations": [{"operator": "Exists"}],
+                    "initContainers": [bridge_netfilter],
+                    "containers": [router],
+                    "volumes": [
+                        {"name": "lib-modules", "hostPath": {"path": "/lib/modules"}},
+                        {"name": "xtables-lock", "hostPath": {"path": "/run/xtables.lock", "type": "FileOrCreate"}},
+                    ],
+                },
+            },
+        },
+    }
+    header = f"# kind applies this file at create time; the network is the static CNI config {CNI_CONFLIST}.\n"
+    return header + "---\n".join(json.dumps(doc) + "\n" for doc in (account, role, binding, daemonset))
 
 
 def storage_manifest(kind_const_storage: Path, provisioner: str, helper: str) -> str:

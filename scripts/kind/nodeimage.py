@@ -56,7 +56,8 @@ NODE = bases.Base(
     ),
 )
 NET = bases.Base("netbase", ("iptables", "nftables", "conntrack", "ipset", "kmod", "ca-certificates"))
-"""kube-proxy's base (it programs iptables/nftables), also local-path-provisioner's helper image (sh, mkdir)."""
+"""kube-proxy's and kube-router's base (they program iptables/nftables and ipsets), also local-path-provisioner's
+helper image (sh, mkdir)."""
 
 
 class NodeImageError(podman.EngineError):
@@ -147,7 +148,7 @@ def _pause(source: Path, log: Path) -> Path:
 
 
 def component_images(log: Path) -> tuple[list[str], dict[str, str]]:
-    """Build every image the node needs; returns the refs and the storage images (provisioner, helper)."""
+    """Build every image the node needs; returns the refs and the add-ons' images (storage, network policy)."""
     kube = toolchain.ensure("kubernetes") / "bin"
     node = toolchain.ensure("kube-node") / "bin"
     net = bases.ensure(NET, log)
@@ -172,7 +173,9 @@ def component_images(log: Path) -> tuple[list[str], dict[str, str]]:
     helper = f"localhost/snap2prod/local-path-helper:{NET.key}"
     podman.run(["tag", net, helper], log=log)
     refs.append(helper)
-    return refs, {"provisioner": provisioner, "helper": helper}
+    kube_router = f"localhost/snap2prod/kube-router:v{toolchain.KUBE_ROUTER_VERSION}"
+    refs.append(_scratch_image(kube_router, toolchain.binary("kube-router"), log, base=net))
+    return refs, {"provisioner": provisioner, "helper": helper, "kube-router": kube_router}
 
 
 DOCKERFILE = """\
@@ -247,7 +250,7 @@ def ensure(log: Path | None = None) -> NodeImage:
         for binary in (tools / "kubelet", tools / "kubeadm", toolchain.binary("kubectl"), toolchain.binary("crictl")):
             shutil.copy2(binary, ctx / "bin" / binary.name)
         (ctx / "manifests").mkdir()
-        (ctx / "manifests" / "default-cni.yaml").write_text(node_files.CNI_MANIFEST)
+        (ctx / "manifests" / "default-cni.yaml").write_text(node_files.cni_manifest(storage["kube-router"]))
         storage_yaml = node_files.storage_manifest(
             kind / "pkg/build/nodeimage/const_storage.go", storage["provisioner"], storage["helper"]
         )
@@ -292,7 +295,16 @@ def ensure(log: Path | None = None) -> NodeImage:
 
 
 def _tools(log: Path) -> str:
-    for tool in ("kubernetes", "kube-node", "kubectl", "etcd", "coredns", "crictl", "local-path-provisioner"):
+    for tool in (
+        "kubernetes",
+        "kube-node",
+        "kubectl",
+        "etcd",
+        "coredns",
+        "crictl",
+        "local-path-provisioner",
+        "kube-router",
+    ):
         toolchain.ensure(tool)
     return str(toolchain.TOOLS["kube-node"].home / "bin")
 

@@ -325,7 +325,7 @@ def _verify(
     """The cluster's models against the lock, then the chart's helm test (unless it passed for this revision)."""
     with step("verify: models and helm test", report.timings_s):
         report.placement = [asdict(p) for p in rollout.placement(api, opts.namespace, opts.release)]
-        services = [d["metadata"]["name"] for d in docs if d["kind"] == "Service" and _component(d) == "ollama"]
+        services = [d for d in docs if d["kind"] == "Service" and _component(d) == "ollama"]
         if target.simulated:
             reason = (
                 "skipped: the rehearsal cluster runs no containers, so no Ollama answers in it "
@@ -334,17 +334,14 @@ def _verify(
             report.verify["models"] = reason
             console.print(f"  models in the cluster: {reason}", soft_wrap=True)
         elif services:
-            gateway = verify.cluster_ollama(api, opts.namespace, services[0])
+            service, port = services[0]["metadata"]["name"], services[0]["spec"]["ports"][0]["port"]
             try:
-                drift = verify.verify_models(gateway, lock)
+                with verify.cluster_ollama(target.kubeconfig, target.context, opts.namespace, service, port) as gw:
+                    drift = verify.verify_models(gw, lock)
             except Exception as err:
-                raise VerifyFailed(
-                    f"the cluster's Ollama did not answer through the API server's proxy: {err}"
-                ) from None
-            finally:
-                gateway.close()
+                raise VerifyFailed(f"the cluster's Ollama did not answer through a port-forward: {err}") from None
             if not drift.clean:
-                raise VerifyFailed(describe(drift, f"the cluster's Ollama ({services[0]})"))
+                raise VerifyFailed(describe(drift, f"the cluster's Ollama ({service})"))
             report.verify["models"] = f"{len(drift.ok)} locked model(s) served with their digests"
         else:
             report.verify["models"] = (

@@ -1,21 +1,34 @@
 """Verify: the models the cluster's Ollama serves are the locked ones.
 
-The cluster's Ollama is reached through the API server's service proxy
-(``/api/v1/namespaces/NS/services/NAME:http/proxy/api/tags``) with the kubeconfig's credentials, so nothing is
-exposed and no port is forwarded. It is the app's own ``OllamaGateway`` pointed at that URL, so Ollama's answers
-have one parser. The tests point the very same code at a real local Ollama, because the rehearsal cluster runs
-no containers.
+The cluster's Ollama is reached with `kubectl port-forward` on 127.0.0.1: the kubelet connects inside the pod, so
+the chart's NetworkPolicy (Ollama admits only the app and the helm test) does not stand in the way and nothing is
+exposed. The API server's service proxy would connect from the control plane's address, which the policy refuses
+as soon as the cluster enforces it and Ollama runs on another node (found on the GPU-shaped KIND worker). It is the
+app's own ``OllamaGateway`` pointed at the forwarded port, so Ollama's answers have one parser. The tests point
+the very same code at a real local Ollama, because the rehearsal cluster runs no containers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import queue
+import re
+import subprocess
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from app.errors import RUNNER_KILLED
 from app.gateway import OllamaGateway
 from app.lock import Drift, Lock, compare
-from scripts.kube import KubeClient, credentials, service_proxy_url
+from scripts import toolchain
+
+FORWARD_WAIT_S = 30.0
+
+
+class ForwardFailed(Exception):
+    """kubectl port-forward did not start; the message is kubectl's own."""
 
 
 def verify_models(gateway: OllamaGateway, lock: Lock) -> Drift:
@@ -23,11 +36,50 @@ def verify_models(gateway: OllamaGateway, lock: Lock) -> Drift:
     return compare(lock, gateway.list_models())
 
 
-def cluster_ollama(api: KubeClient, namespace: str, service: str, port: str = "http") -> OllamaGateway:
-    """A gateway to the Ollama of a Service, through the API server's proxy with the kubeconfig's credentials."""
-    headers, cert, verify = credentials(api)
-    url = service_proxy_url(api, namespace, service, port)
-    return OllamaGateway(url, headers=headers, cert=cert, verify=verify, connect_timeout_s=30, first_token_timeout_s=30)
+@contextmanager
+def cluster_ollama(
+    kubeconfig: Path | None, context: str | None, namespace: str, service: str, port: int
+) -> Iterator[OllamaGateway]:
+    """A gateway to the Ollama behind a Service, through `kubectl port-forward` to one of its pods."""
+    cmd = [str(toolchain.binary("kubectl"))]
+    cmd += ["--kubeconfig", str(kubeconfig)] if kubeconfig else []
+    cmd += ["--context", context] if context else []
+    cmd += ["-n", namespace, "port-forward", f"service/{service}", f":{port}", "--address", "127.0.0.1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        gateway = OllamaGateway(_forwarded(proc), connect_timeout_s=30, first_token_timeout_s=30)
+        try:
+            yield gateway
+        finally:
+            gateway.close()
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _forwarded(proc: subprocess.Popen[str]) -> str:
+    """The local URL kubectl prints ("Forwarding from 127.0.0.1:PORT -> ..."), or ForwardFailed with its error."""
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None and proc.stderr is not None
+    stdout = proc.stdout
+
+    def read() -> None:
+        for line in stdout:
+            lines.put(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        line = lines.get(timeout=FORWARD_WAIT_S)
+    except queue.Empty:
+        raise ForwardFailed(f"kubectl port-forward printed nothing within {FORWARD_WAIT_S:g} s") from None
+    if match := re.search(r"127\.0\.0\.1:(\d+)", line):
+        return f"http://127.0.0.1:{match.group(1)}"
+    proc.terminate()
+    raise ForwardFailed(f"kubectl port-forward failed: {(line + proc.stderr.read()).strip()}")
 
 
 def memory_kill_hint(pods: Sequence[Any], docs: Sequence[Mapping[str, Any]], output: str) -> str:

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -287,12 +288,13 @@ def page(tmp_path_factory: pytest.TempPathFactory, ollama_host: str, vision_mode
 
 
 def run_smoke_test(
-    smoke_test: tuple[Path, Path, dict[str, str]], ollama_host: str, app_url: str, model: str
+    smoke_test: tuple[Path, Path, dict[str, str]], ollama_host: str, app_url: str, model: str, **extra: str
 ) -> subprocess.CompletedProcess[str]:
     """The helm test's script with the chart's environment, pointed at this machine's Ollama and page."""
     script, picture, rendered_env = smoke_test
     env = {
         **rendered_env,
+        **extra,
         "SNAP2PROD_TEST_IMAGE": str(picture),
         "PATH": "/usr/bin:/bin",
         "OLLAMA_HOST": ollama_host,
@@ -333,7 +335,13 @@ def test_the_smoke_test_fails_when_no_vision_model_is_locked(
 def test_the_smoke_test_fails_when_the_page_does_not_answer(
     smoke_test: tuple[Path, Path, dict[str, str]], ollama_host: str, vision_model: str
 ) -> None:
+    """A refused connection is retried for a grace period (a new pod's network and NetworkPolicies can lag its
+    start), then fails naming the URL, the cause and how long it waited."""
     down = f"http://127.0.0.1:{free_port()}"
-    proc = run_smoke_test(smoke_test, ollama_host, down, vision_model)
+    start = time.monotonic()
+    proc = run_smoke_test(smoke_test, ollama_host, down, vision_model, SNAP2PROD_TEST_CONNECT_GRACE_S="3")
     assert proc.returncode == 1
-    assert proc.stdout.splitlines()[-1].startswith(f"FAIL GET {down}/_stcore/health:")
+    assert proc.stdout.splitlines()[-1] == (
+        f"FAIL GET {down}/_stcore/health: [Errno 111] Connection refused (retried for 3 s)"
+    )
+    assert time.monotonic() - start >= 3

@@ -2,8 +2,8 @@
 
 `kind up` builds the node image from an empty node-image cache (removed first when no cluster runs) and the node
 becomes Ready; a second `up` changes nothing. Then `promote --to kind` for real: images by digest from the local
-registry, models pulled from its mirror by the init container, probes by a real kubelet, verify through the API
-server's service proxy, helm test inference — from nothing, again (a no-op), an upgrade adding a model, and a
+registry, models pulled from its mirror by the init container, probes by a real kubelet, verify through a port-forward,
+helm test inference — from nothing, again (a no-op), an upgrade adding a model, and a
 digest the mirror does not serve, rolled back. Last, `kind down` leaves no container, volume or network.
 """
 
@@ -152,15 +152,8 @@ def _pods(kind: cluster.UpResult) -> list[Any]:
 
 
 def _cluster_models(kind: cluster.UpResult) -> set[str]:
-    api = new_client(kind.kubeconfig, f"kind-{kind.name}")
-    try:
-        gateway = verify.cluster_ollama(api, NAMESPACE, "snap2prod-ollama")
-        try:
-            return {m.name for m in gateway.list_models()}
-        finally:
-            gateway.close()
-    finally:
-        api.close()
+    with verify.cluster_ollama(kind.kubeconfig, f"kind-{kind.name}", NAMESPACE, "snap2prod-ollama", 11434) as gateway:
+        return {m.name for m in gateway.list_models()}
 
 
 def test_promote_from_nothing_runs_the_stack_with_real_probes_and_real_inference(

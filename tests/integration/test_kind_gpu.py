@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from app.gateway import OllamaGateway
 from app.lock import Lock, pin, write_lock
@@ -28,6 +29,7 @@ from app.session import RESTARTED
 from scripts import cli, toolchain
 from scripts.gpu_shape import GPU_TAINT, gpu_labels
 from scripts.kind import cluster, gpu
+from tests.conftest import jpeg_bytes
 from tests.e2e.conftest import CHROMIUM_ARGS
 from tests.e2e.test_page_browser import VIDEO_PLAYING, write_y4m
 from tests.kube import wait_for
@@ -235,6 +237,83 @@ def test_the_rehearsal_namespace_enforces_restricted_pod_security(rehearsal: dic
     assert 'violates PodSecurity "restricted:latest": privileged' in refused.stderr, refused.stderr
 
 
+REACH = """
+import json, socket, sys
+def reach(host, port):
+    try:
+        socket.create_connection((host, int(port)), timeout=4).close()
+        return "open"
+    except OSError as err:
+        return type(err).__name__
+print(json.dumps({f"{h}:{p}": reach(h, p) for h, p in (a.split(":") for a in sys.argv[1:])}))
+"""
+
+
+_probes = iter(range(1000))
+
+
+def _reach_from_a_pod(*targets: str) -> dict[str, str]:
+    """A pod without the app's labels (the app's image and security context, to pass restricted Pod Security)
+    opens TCP connections and prints what happened to each."""
+    name = f"netpol-probe-{next(_probes)}"
+    app = _get("deployment", "snap2prod-app", "-n", REHEARSAL)["spec"]["template"]["spec"]
+    main = next(c for c in app["containers"] if c["name"] == "app")
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": REHEARSAL, "labels": {"snap2prod.test/probe": "netpol"}},
+        "spec": {
+            "restartPolicy": "Never",
+            "securityContext": app.get("securityContext", {}),
+            "containers": [
+                {
+                    "name": "probe",
+                    "image": main["image"],
+                    "command": ["python", "-c", REACH, *targets],
+                    "securityContext": main["securityContext"],
+                    "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+                }
+            ],
+        },
+    }
+    _kubectl("apply", "-f", "-", stdin=json.dumps(pod))
+    try:
+        wait_for(f"probe pod {name} to finish", lambda: _phase(name) in ("Succeeded", "Failed"), timeout_s=120)
+        return dict(json.loads(_kubectl("logs", name, "-n", REHEARSAL).strip().splitlines()[-1]))
+    finally:
+        _kubectl("delete", "pod", name, "-n", REHEARSAL, "--wait=false")
+
+
+def _phase(pod: str) -> str:
+    return str(_get("pod", pod, "-n", REHEARSAL)["status"].get("phase", ""))
+
+
+def test_only_the_app_and_the_helm_test_reach_ollama_and_the_enforcer_is_what_says_no(
+    rehearsal: dict[str, Any],
+) -> None:
+    """kube-router enforces the chart's NetworkPolicies: a pod without the app's labels reaches the app's page
+    (its network works) but not Ollama's port; an app pod does, and so did the helm test (real inference). With
+    Ollama's policy taken away the same pod gets through: the policy is what refused it."""
+    ollama, page = "snap2prod-ollama:11434", "snap2prod-app:8501"
+    assert _reach_from_a_pod(ollama, page) == {ollama: "ConnectionRefusedError", page: "open"}
+    app_pod = _pods("app")[0]["metadata"]["name"]
+    from_app = _kubectl("exec", app_pod, "-n", REHEARSAL, "-c", "app", "--", "python", "-c", REACH, ollama)
+    assert json.loads(from_app) == {ollama: "open"}
+    assert rehearsal["verify"]["helm_test"] == "passed (real inference on the fixture picture)"
+    policy = _get("networkpolicy", "snap2prod-ollama", "-n", REHEARSAL)
+    for key in ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"):
+        policy["metadata"].pop(key, None)
+    _kubectl("delete", "networkpolicy", "snap2prod-ollama", "-n", REHEARSAL)
+    try:
+        wait_for("a probe through once Ollama's policy is gone", lambda: _reach_from_a_pod(ollama)[ollama] == "open")
+    finally:
+        _kubectl("apply", "-f", "-", stdin=json.dumps(policy))
+    wait_for(
+        "probes refused again with the policy back",
+        lambda: _reach_from_a_pod(ollama)[ollama] == "ConnectionRefusedError",
+    )
+
+
 def test_the_browser_on_a_replica_that_goes_away_says_the_session_restarted_and_carries_on(
     rehearsal: dict[str, Any], vision_model: str, tmp_path: Path
 ) -> None:
@@ -261,8 +340,8 @@ def test_the_browser_on_a_replica_that_goes_away_says_the_session_restarted_and_
 
 
 @contextlib.contextmanager
-def _browser(tmp_path: Path) -> Iterator[Any]:
-    """Real Chromium with a fake camera on the page the rehearsal's Service serves on the node port."""
+def _chromium(tmp_path: Path) -> Iterator[tuple[Browser, str]]:
+    """Real Chromium with a fake camera, and the URL of the page the rehearsal's Service serves on the node port."""
     node = _get("node", f"{NAME}-control-plane")
     address = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
     url = f"http://{address}:30851"  # stacks/prod/values-rehearsal.yaml: app.service.nodePort
@@ -275,18 +354,79 @@ def _browser(tmp_path: Path) -> Iterator[Any]:
             args=[*CHROMIUM_ARGS, camera, f"--unsafely-treat-insecure-origin-as-secure={url}"],
         )
         try:
-            page = browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1000}).new_page()
-            page.goto(url)
-            expect(page.get_by_text("reachable at http://snap2prod-ollama:11434")).to_be_visible(timeout=PAGE_MS)
-            yield page
+            yield browser, url
         finally:
             browser.close()
 
 
-def _photo(page: Any) -> None:
+def _visit(browser: Browser, url: str) -> Page:
+    """A new browser context (its own connections and cookies) on the page, once it says Ollama is reachable."""
+    page = browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1000}).new_page()
+    page.goto(url)
+    expect(page.get_by_text("reachable at http://snap2prod-ollama:11434")).to_be_visible(timeout=PAGE_MS)
+    return page
+
+
+@contextlib.contextmanager
+def _browser(tmp_path: Path) -> Iterator[Page]:
+    with _chromium(tmp_path) as (browser, url):
+        yield _visit(browser, url)
+
+
+def _photo(page: Page) -> None:
     expect(page.get_by_text("reachable at http://snap2prod-ollama:11434")).to_be_visible(timeout=PAGE_MS)
     page.wait_for_function(VIDEO_PLAYING, timeout=PAGE_MS)
     page.get_by_role("button", name="Take Photo").click(timeout=PAGE_MS)
+
+
+PICTURES = 20
+CONTROL_VISITS = 8
+UPLOAD_FAILED = re.compile(r"status code 40[0-9]|Invalid session_id")
+"""What the camera and upload widgets show when the picture reached a replica that does not hold the session."""
+
+
+def _described(page: Page, source: str) -> bool:
+    """Whether the picture just sent from ``source`` was described, or the page said it failed."""
+    done = page.locator(".st-key-description").get_by_text(re.compile(rf"capture #\d+ · .+ · {source}$"))
+    failed = page.get_by_text(UPLOAD_FAILED)
+    expect(done.or_(failed).first).to_be_visible(timeout=PAGE_MS)
+    return done.count() > 0
+
+
+def _camera_then_upload(browser: Browser, url: str, upload: Path) -> list[bool]:
+    """One visit, on new connections: a photo from the camera, then an uploaded file; whether each got described."""
+    page = _visit(browser, url)
+    try:
+        _photo(page)
+        outcomes = [_described(page, "browser camera")]
+        page.get_by_text("Upload", exact=True).click()
+        page.locator("input[type=file]").set_input_files(str(upload))
+        return [*outcomes, _described(page, "upload")]
+    finally:
+        page.context.close()
+
+
+def test_twenty_pictures_through_three_replicas_all_described_and_without_affinity_some_fail(
+    rehearsal: dict[str, Any], tmp_path: Path
+) -> None:
+    """Streamlit keeps a session in one replica and sends pictures over HTTP beside its WebSocket: the Service's
+    ClientIP affinity keeps both on one replica. Twenty pictures (camera and upload, ten visits on new
+    connections) all described; the same visits with affinity off reach the wrong replica and fail."""
+    wait_for("three app pods Ready", lambda: _ready_apps() == 3, timeout_s=300)
+    uploads = [tmp_path / f"upload-{i}.jpg" for i in range(PICTURES)]
+    for i, path in enumerate(uploads):
+        path.write_bytes(jpeg_bytes(seed=100 + i))
+    with _chromium(tmp_path) as (browser, url):
+        outcomes = [ok for i in range(PICTURES // 2) for ok in _camera_then_upload(browser, url, uploads[i])]
+        assert outcomes == [True] * PICTURES
+        service = _get("service", "snap2prod-app", "-n", REHEARSAL)
+        affinity = {k: service["spec"][k] for k in ("sessionAffinity", "sessionAffinityConfig")}
+        _kubectl("patch", "service", "snap2prod-app", "-n", REHEARSAL, "-p", '{"spec":{"sessionAffinity":"None"}}')
+        try:
+            control = [_camera_then_upload(browser, url, uploads[i]) for i in range(CONTROL_VISITS)]
+        finally:
+            _kubectl("patch", "service", "snap2prod-app", "-n", REHEARSAL, "-p", json.dumps({"spec": affinity}))
+    assert not all(ok for visit in control for ok in visit), control
 
 
 def test_ollama_killed_for_memory_by_a_too_small_limit_fails_verify_names_the_limit_and_rolls_back(

@@ -284,7 +284,7 @@ def test_a_rollout_that_never_becomes_ready_is_rolled_back_and_the_previous_revi
 
 
 def test_the_verify_step_checks_a_real_ollama_against_the_lock(ollama_host: str, real_lock: Path) -> None:
-    """The cluster's models are read by `scripts.promote.verify` through the API server's service proxy. Simulated
+    """The cluster's models are read by `scripts.promote.verify` through a port-forward. Simulated
     nodes run no containers, so this drives the same `verify_models` against the real local Ollama of the test run."""
     from app.lock import read_lock
 

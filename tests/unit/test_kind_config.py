@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
 from scripts.kind import cluster, node_files, nodeimage
 
@@ -36,6 +37,19 @@ def test_the_cni_is_one_bridge_on_the_first_pod_subnet() -> None:
     conf = json.loads(node_files.cni_conflist())
     assert [p["type"] for p in conf["plugins"]] == ["bridge", "portmap"]
     assert conf["plugins"][0]["ipam"]["ranges"] == [[{"subnet": "10.244.0.0/24"}]]
+
+
+def test_kind_creates_kube_router_firewall_only_on_every_node_with_read_only_rights() -> None:
+    docs = list(yaml.safe_load_all(node_files.cni_manifest("localhost/kr:v1")))
+    assert [d["kind"] for d in docs] == ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "DaemonSet"]
+    assert {verb for rule in docs[1]["rules"] for verb in rule["verbs"]} == {"get", "list", "watch"}
+    pod = docs[3]["spec"]["template"]["spec"]
+    (router,) = pod["containers"]
+    assert router["image"] == "localhost/kr:v1"
+    assert "--run-firewall=true" in router["args"] and "--run-router=false" in router["args"]
+    assert "--run-service-proxy=false" in router["args"]
+    assert pod["tolerations"] == [{"operator": "Exists"}]  # the GPU worker's taint too
+    assert "bridge-nf-call-iptables" in pod["initContainers"][0]["command"][-1]
 
 
 def test_the_derived_kind_config_keeps_the_users_and_adds_what_these_machines_need() -> None:

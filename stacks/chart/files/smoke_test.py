@@ -17,6 +17,9 @@ import urllib.request
 from typing import Any
 
 TIMEOUT_S = float(os.environ.get("SNAP2PROD_TEST_TIMEOUT_S", "540"))
+CONNECT_GRACE_S = float(os.environ.get("SNAP2PROD_TEST_CONNECT_GRACE_S", "30"))
+"""How long a refused or unroutable connection is retried: a new pod's network, and the NetworkPolicy agent adding
+its address to what may reach Ollama, can lag the pod's start by a moment (kube-router on KIND: about a second)."""
 
 
 class Failed(Exception):
@@ -40,14 +43,21 @@ def ollama_url() -> str:
 def request(method: str, url: str, body: dict[str, Any] | None = None, timeout: float = 30.0) -> tuple[int, bytes]:
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json"}
-    req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310 - the chart's URLs
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - URLs come from the chart
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
-    except (urllib.error.URLError, OSError) as err:
-        raise Failed(f"{method} {url}: {getattr(err, 'reason', err)}") from None
+    deadline = time.monotonic() + CONNECT_GRACE_S
+    while True:
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310 - the chart's URLs
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - URLs come from the chart
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read()
+        except (urllib.error.URLError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            transient = isinstance(reason, OSError) and not isinstance(reason, TimeoutError)  # refused, no route, DNS
+            if not transient or time.monotonic() >= deadline:
+                retried = f" (retried for {CONNECT_GRACE_S:g} s)" if transient else ""
+                raise Failed(f"{method} {url}: {reason}{retried}") from None
+            time.sleep(1)
 
 
 def check_app(app_url: str) -> None:
