@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
-import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +28,6 @@ from app.session import RESTARTED
 from scripts import cli, toolchain
 from scripts.gpu_shape import GPU_TAINT, gpu_labels
 from scripts.kind import cluster, gpu
-from tests.conftest import jpeg_bytes
 from tests.e2e.conftest import CHROMIUM_ARGS
 from tests.e2e.test_page_browser import VIDEO_PLAYING, write_y4m
 from tests.kube import wait_for
@@ -377,56 +375,6 @@ def _photo(page: Page) -> None:
     expect(page.get_by_text("reachable at http://snap2prod-ollama:11434")).to_be_visible(timeout=PAGE_MS)
     page.wait_for_function(VIDEO_PLAYING, timeout=PAGE_MS)
     page.get_by_role("button", name="Take Photo").click(timeout=PAGE_MS)
-
-
-PICTURES = 20
-CONTROL_VISITS = 8
-UPLOAD_FAILED = re.compile(r"status code 40[0-9]|Invalid session_id")
-"""What the camera and upload widgets show when the picture reached a replica that does not hold the session."""
-
-
-def _described(page: Page, source: str) -> bool:
-    """Whether the picture just sent from ``source`` was described, or the page said it failed."""
-    done = page.locator(".st-key-description").get_by_text(re.compile(rf"capture #\d+ · .+ · {source}$"))
-    failed = page.get_by_text(UPLOAD_FAILED)
-    expect(done.or_(failed).first).to_be_visible(timeout=PAGE_MS)
-    return done.count() > 0
-
-
-def _camera_then_upload(browser: Browser, url: str, upload: Path) -> list[bool]:
-    """One visit, on new connections: a photo from the camera, then an uploaded file; whether each got described."""
-    page = _visit(browser, url)
-    try:
-        _photo(page)
-        outcomes = [_described(page, "browser camera")]
-        page.get_by_text("Upload", exact=True).click()
-        page.locator("input[type=file]").set_input_files(str(upload))
-        return [*outcomes, _described(page, "upload")]
-    finally:
-        page.context.close()
-
-
-def test_twenty_pictures_through_three_replicas_all_described_and_without_affinity_some_fail(
-    rehearsal: dict[str, Any], tmp_path: Path
-) -> None:
-    """Streamlit keeps a session in one replica and sends pictures over HTTP beside its WebSocket: the Service's
-    ClientIP affinity keeps both on one replica. Twenty pictures (camera and upload, ten visits on new
-    connections) all described; the same visits with affinity off reach the wrong replica and fail."""
-    wait_for("three app pods Ready", lambda: _ready_apps() == 3, timeout_s=300)
-    uploads = [tmp_path / f"upload-{i}.jpg" for i in range(PICTURES)]
-    for i, path in enumerate(uploads):
-        path.write_bytes(jpeg_bytes(seed=100 + i))
-    with _chromium(tmp_path) as (browser, url):
-        outcomes = [ok for i in range(PICTURES // 2) for ok in _camera_then_upload(browser, url, uploads[i])]
-        assert outcomes == [True] * PICTURES
-        service = _get("service", "snap2prod-app", "-n", REHEARSAL)
-        affinity = {k: service["spec"][k] for k in ("sessionAffinity", "sessionAffinityConfig")}
-        _kubectl("patch", "service", "snap2prod-app", "-n", REHEARSAL, "-p", '{"spec":{"sessionAffinity":"None"}}')
-        try:
-            control = [_camera_then_upload(browser, url, uploads[i]) for i in range(CONTROL_VISITS)]
-        finally:
-            _kubectl("patch", "service", "snap2prod-app", "-n", REHEARSAL, "-p", json.dumps({"spec": affinity}))
-    assert not all(ok for visit in control for ok in visit), control
 
 
 def test_ollama_killed_for_memory_by_a_too_small_limit_fails_verify_names_the_limit_and_rolls_back(
