@@ -96,6 +96,9 @@ def run(*, foreground: bool = True) -> int:
     how = "started" if handle.started_here else "reusing"
     if foreground:
         signal.signal(signal.SIGTERM, _interrupt)  # `make down` or a service manager: stop like Ctrl-C
+        # Ctrl-C stops the demo even when whatever started it ignores SIGINT (a shell's background job, some CI
+        # runners): an ignored signal is inherited, and Python then raises no KeyboardInterrupt
+        signal.signal(signal.SIGINT, _interrupt)
     up = False
     try:  # from here on, any failure or Ctrl-C stops what this run started
         console.print(f"  Ollama {gateway.version()} at {handle.host} ({how})")
