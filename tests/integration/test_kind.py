@@ -9,6 +9,7 @@ digest the mirror does not serve, rolled back. Last, `kind down` leaves no conta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from app.gateway import OllamaGateway
 from app.lock import Lock, pin, read_lock, write_lock
@@ -200,8 +201,9 @@ def _page_url() -> str:
     raise AssertionError(f"stacks/local/kind.yaml maps no port to the app's NodePort {APP_NODE_PORT}")
 
 
-def _take_photo_on_the_kind_page(tmp_path: Path, ollama_url: str) -> tuple[str, float]:
-    """Real Chromium with a fake camera on the page the app pod serves: Take Photo; the caption and the TTFT."""
+@contextlib.contextmanager
+def _photo_on_the_kind_page(tmp_path: Path, ollama_url: str) -> Iterator[Page]:
+    """Real Chromium with a fake camera on the page the app pod serves, once it names ``ollama_url``: Take Photo."""
     # its own Playwright, closed before the next test: its event loop would break pyhelm3's asyncio.run
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
@@ -215,17 +217,23 @@ def _take_photo_on_the_kind_page(tmp_path: Path, ollama_url: str) -> tuple[str, 
             expect(page.get_by_text(f"reachable at {ollama_url}")).to_be_visible(timeout=PAGE_TIMEOUT_MS)
             page.wait_for_function(VIDEO_PLAYING, timeout=PAGE_TIMEOUT_MS)
             page.get_by_role("button", name="Take Photo").click(timeout=PAGE_TIMEOUT_MS)
-            description = page.locator(".st-key-description")
-            expect(description).to_contain_text("capture #1 · ", timeout=PAGE_TIMEOUT_MS)
-            expect(description.locator("[data-testid=stAlert]")).to_have_count(0)
-            caption = description.locator("[data-testid=stCaptionContainer]").inner_text()
-            metrics = page.locator(".st-key-metrics")
-            expect(metrics).to_contain_text("TTFT", timeout=PAGE_TIMEOUT_MS)
-            ttft = re.search(r"TTFT\s*([\d,.]+)\s*ms", metrics.inner_text())
-            assert ttft is not None, metrics.inner_text()
-            return caption, float(ttft.group(1).replace(",", ""))
+            yield page
         finally:
             browser.close()
+
+
+def _take_photo_on_the_kind_page(tmp_path: Path, ollama_url: str) -> tuple[str, float]:
+    """The photo described: its caption and the TTFT the page shows."""
+    with _photo_on_the_kind_page(tmp_path, ollama_url) as page:
+        description = page.locator(".st-key-description")
+        expect(description).to_contain_text("capture #1 · ", timeout=PAGE_TIMEOUT_MS)
+        expect(description.locator("[data-testid=stAlert]")).to_have_count(0)
+        caption = description.locator("[data-testid=stCaptionContainer]").inner_text()
+        metrics = page.locator(".st-key-metrics")
+        expect(metrics).to_contain_text("TTFT", timeout=PAGE_TIMEOUT_MS)
+        ttft = re.search(r"TTFT\s*([\d,.]+)\s*ms", metrics.inner_text())
+        assert ttft is not None, metrics.inner_text()
+        return caption, float(ttft.group(1).replace(",", ""))
 
 
 def test_chromium_takes_a_photo_on_the_app_pods_page_and_the_in_cluster_ollama_describes_it(
@@ -246,40 +254,27 @@ def test_the_ollama_pod_deleted_mid_answer_shows_the_error_in_place_and_the_next
     """Nothing is lost: the words that arrived, the error under them, the model and the prompt; once the new
     Ollama pod is Ready (its models on the volume), "Describe again" describes the picture."""
     host = "http://snap2prod-ollama:11434"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(toolchain.binary("chromium")),
-            headless=True,
-            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={write_y4m(tmp_path / 'camera.y4m')}"],
-        )
-        try:
-            page = browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1000}).new_page()
-            page.goto(_page_url())
-            expect(page.get_by_text(f"reachable at {host}")).to_be_visible(timeout=PAGE_TIMEOUT_MS)
-            page.wait_for_function(VIDEO_PLAYING, timeout=PAGE_TIMEOUT_MS)
-            page.get_by_role("button", name="Take Photo").click(timeout=PAGE_TIMEOUT_MS)
-            page.wait_for_function(STREAMING, timeout=PAGE_TIMEOUT_MS, polling=20)
-            (old,) = [p.metadata.name for p in _pods(up) if _component(p) == "ollama"]
-            _kubectl("-n", NAMESPACE, "delete", "pod", old, "--wait=false")
+    with _photo_on_the_kind_page(tmp_path, host) as page:
+        page.wait_for_function(STREAMING, timeout=PAGE_TIMEOUT_MS, polling=20)
+        (old,) = [p.metadata.name for p in _pods(up) if _component(p) == "ollama"]
+        _kubectl("-n", NAMESPACE, "delete", "pod", old, "--wait=false")
 
-            description = page.locator(".st-key-description")
-            expect(description).to_contain_text("capture #1 · ", timeout=PAGE_TIMEOUT_MS)
-            alerts = description.locator("[data-testid=stAlert]")
-            expect(alerts).to_have_count(1)
-            error = alerts.inner_text()
-            assert error.startswith(f"The answer from Ollama at {host} broke off mid-way ("), error
-            assert error.endswith("). Try again."), error
-            words = description.locator("[data-testid=stMarkdown]").first.inner_text()
-            assert words and "▌" not in words and words != "(the model returned no text)"  # what arrived stays
-            expect(page.get_by_role("combobox", name="Vision model")).to_have_value(vision_model)
+        description = page.locator(".st-key-description")
+        expect(description).to_contain_text("capture #1 · ", timeout=PAGE_TIMEOUT_MS)
+        alerts = description.locator("[data-testid=stAlert]")
+        expect(alerts).to_have_count(1)
+        error = alerts.inner_text()
+        assert error.startswith(f"The answer from Ollama at {host} broke off mid-way ("), error
+        assert error.endswith("). Try again."), error
+        words = description.locator("[data-testid=stMarkdown]").first.inner_text()
+        assert words and "▌" not in words and words != "(the model returned no text)"  # what arrived stays
+        expect(page.get_by_role("combobox", name="Vision model")).to_have_value(vision_model)
 
-            wait_for("a new Ollama pod Ready", lambda: _ready_ollama(up, other_than=old), timeout_s=300)
-            page.get_by_role("button", name="Describe again").click()
-            expect(description).to_contain_text("capture #2 · ", timeout=PAGE_TIMEOUT_MS)
-            expect(alerts).to_have_count(0)
-            expect(page.get_by_role("combobox", name="Vision model")).to_have_value(vision_model)
-        finally:
-            browser.close()
+        wait_for("a new Ollama pod Ready", lambda: _ready_ollama(up, other_than=old), timeout_s=300)
+        page.get_by_role("button", name="Describe again").click()
+        expect(description).to_contain_text("capture #2 · ", timeout=PAGE_TIMEOUT_MS)
+        expect(alerts).to_have_count(0)
+        expect(page.get_by_role("combobox", name="Vision model")).to_have_value(vision_model)
 
 
 def _component(pod: Any) -> str:

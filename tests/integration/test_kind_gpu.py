@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 from app.gateway import OllamaGateway
 from app.lock import Lock, pin, write_lock
@@ -338,8 +338,8 @@ def test_the_browser_on_a_replica_that_goes_away_says_the_session_restarted_and_
 
 
 @contextlib.contextmanager
-def _chromium(tmp_path: Path) -> Iterator[tuple[Browser, str]]:
-    """Real Chromium with a fake camera, and the URL of the page the rehearsal's Service serves on the node port."""
+def _browser(tmp_path: Path) -> Iterator[Page]:
+    """Real Chromium with a fake camera on the page the rehearsal's Service serves on the node port."""
     node = _get("node", f"{NAME}-control-plane")
     address = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
     url = f"http://{address}:30851"  # stacks/prod/values-rehearsal.yaml: app.service.nodePort
@@ -352,23 +352,12 @@ def _chromium(tmp_path: Path) -> Iterator[tuple[Browser, str]]:
             args=[*CHROMIUM_ARGS, camera, f"--unsafely-treat-insecure-origin-as-secure={url}"],
         )
         try:
-            yield browser, url
+            page = browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1000}).new_page()
+            page.goto(url)
+            expect(page.get_by_text("reachable at http://snap2prod-ollama:11434")).to_be_visible(timeout=PAGE_MS)
+            yield page
         finally:
             browser.close()
-
-
-def _visit(browser: Browser, url: str) -> Page:
-    """A new browser context (its own connections and cookies) on the page, once it says Ollama is reachable."""
-    page = browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1000}).new_page()
-    page.goto(url)
-    expect(page.get_by_text("reachable at http://snap2prod-ollama:11434")).to_be_visible(timeout=PAGE_MS)
-    return page
-
-
-@contextlib.contextmanager
-def _browser(tmp_path: Path) -> Iterator[Page]:
-    with _chromium(tmp_path) as (browser, url):
-        yield _visit(browser, url)
 
 
 def _photo(page: Page) -> None:
