@@ -14,6 +14,7 @@ import queue
 import re
 import subprocess
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,7 +46,7 @@ def cluster_ollama(
     cmd += ["--kubeconfig", str(kubeconfig)] if kubeconfig else []
     cmd += ["--context", context] if context else []
     cmd += ["-n", namespace, "port-forward", f"service/{service}", f":{port}", "--address", "127.0.0.1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         gateway = OllamaGateway(_forwarded(proc), connect_timeout_s=30, first_token_timeout_s=30)
         try:
@@ -62,24 +63,33 @@ def cluster_ollama(
 
 
 def _forwarded(proc: subprocess.Popen[str]) -> str:
-    """The local URL kubectl prints ("Forwarding from 127.0.0.1:PORT -> ..."), or ForwardFailed with its error."""
-    lines: queue.Queue[str] = queue.Queue()
-    assert proc.stdout is not None and proc.stderr is not None
+    """The local URL kubectl prints ("Forwarding from 127.0.0.1:PORT -> ..."), or ForwardFailed with what it said.
+
+    A thread keeps reading kubectl's output (its errors included) for as long as it runs, so it never blocks."""
+    lines: queue.Queue[str | None] = queue.Queue()
+    assert proc.stdout is not None
     stdout = proc.stdout
 
     def read() -> None:
         for line in stdout:
             lines.put(line)
+        lines.put(None)  # kubectl exited
 
     threading.Thread(target=read, daemon=True).start()
-    try:
-        line = lines.get(timeout=FORWARD_WAIT_S)
-    except queue.Empty:
-        raise ForwardFailed(f"kubectl port-forward printed nothing within {FORWARD_WAIT_S:g} s") from None
-    if match := re.search(r"127\.0\.0\.1:(\d+)", line):
-        return f"http://127.0.0.1:{match.group(1)}"
-    proc.terminate()
-    raise ForwardFailed(f"kubectl port-forward failed: {(line + proc.stderr.read()).strip()}")
+    said: list[str] = []
+    deadline = time.monotonic() + FORWARD_WAIT_S
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = lines.get(timeout=left)
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        if match := re.search(r"Forwarding from 127\.0\.0\.1:(\d+)", line):
+            return f"http://127.0.0.1:{match.group(1)}"
+        said.append(line)
+    what = "".join(said).strip() or "nothing"
+    raise ForwardFailed(f"kubectl port-forward did not forward a port (waited up to {FORWARD_WAIT_S:g} s): {what}")
 
 
 def memory_kill_hint(pods: Sequence[Any], docs: Sequence[Mapping[str, Any]], output: str) -> str:

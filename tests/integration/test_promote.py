@@ -492,3 +492,16 @@ def test_an_upgrade_that_adds_a_model_changes_only_the_lock_and_the_ollama_pod(
     assert changed == ["ConfigMap/snap2prod-ollama-models", "Deployment/snap2prod-ollama"], changed
     models = "ConfigMap/snap2prod-ollama-models"
     assert vision_model in after[models] and vision_model not in before[models]
+
+
+def test_a_port_forward_that_cannot_start_fails_at_once_with_kubectls_own_words(tmp_path: Path) -> None:
+    """The real kubectl, pointed at a kubeconfig that is not there: verify does not wait out its 30 s."""
+    missing = tmp_path / "kubeconfig"
+    start = time.monotonic()
+    with pytest.raises(verify.ForwardFailed) as failed, verify.cluster_ollama(missing, None, "ns", "ollama", 11434):
+        pass
+    assert time.monotonic() - start < 10
+    assert str(failed.value) == (
+        "kubectl port-forward did not forward a port (waited up to 30 s): "
+        f"error: stat {missing}: no such file or directory"
+    )
