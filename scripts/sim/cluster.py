@@ -169,12 +169,15 @@ class Sim:
             try:
                 with step("API server, scheduler and controllers ready"):
                     wait("the API server", lambda: api_ready(api))
-                    forget_leases(api, started)
-                    if "kwok-controller" in started and not fresh:
+                    restart_kwok = "kwok-controller" in started and not fresh
+                    if restart_kwok:
                         # kwok reads node leases once at start-up and would leave nodes whose lease names its
-                        # dead predecessor alone until it expires: start it again now the leases are gone
+                        # dead predecessor alone until it expires; stopped before the leases go, it cannot write
+                        # new ones naming itself, and once started again it finds none
                         _terminate([self.components()["kwok-controller"]])
                         self._forget_stale_pids()
+                    forget_leases(api, started)
+                    if restart_kwok:
                         self._kwokctl_create(tools, port)
                     wait("kube-scheduler and kube-controller-manager", lambda: leaders_fresh(api))
                     wait("the default ServiceAccount", lambda: default_service_account(api))
