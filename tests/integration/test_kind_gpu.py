@@ -14,7 +14,7 @@ import contextlib
 import ipaddress
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from app.session import RESTARTED
 from scripts import cli, toolchain
 from scripts.gpu_shape import GPU_TAINT, gpu_labels
 from scripts.kind import cluster, gpu
+from tests.conftest import jpeg_bytes
 from tests.e2e.conftest import CHROMIUM_ARGS
 from tests.e2e.test_page_browser import VIDEO_PLAYING, write_y4m
 from tests.kube import wait_for
@@ -337,9 +338,67 @@ def test_the_browser_on_a_replica_that_goes_away_says_the_session_restarted_and_
         expect(page.get_by_text(RESTARTED)).to_be_visible()  # said through the new session's first picture
 
 
+def test_twenty_pictures_through_three_replicas_are_all_described_and_without_affinity_they_fail(
+    rehearsal: dict[str, Any], vision_model: str, tmp_path: Path
+) -> None:
+    """Ten visits, each a new browser (its own cookies and connections), each a camera photo and an upload: all
+    twenty described through the Service's three replicas. Then the control: with `sessionAffinity: None` a
+    picture's upload can reach a replica that does not hold the browser's session, and fails there."""
+    wait_for("three app pods Ready", lambda: _ready_apps() == 3, timeout_s=300)
+    upload = tmp_path / "upload.jpg"
+    upload.write_bytes(jpeg_bytes(640, 480, seed=7))
+    with _chromium(tmp_path) as visit:
+        for _ in range(10):
+            with visit() as page:
+                _photo(page)
+                _expect_described(page, 1, vision_model)
+                page.get_by_text("Upload", exact=True).click()
+                page.locator("input[type=file]").set_input_files(str(upload))
+                _expect_described(page, 2, vision_model)
+        _set_app_affinity("None")
+        try:
+            outcomes = []
+            for _ in range(6):
+                with visit() as page:
+                    page.get_by_text("Upload", exact=True).click()
+                    page.locator("input[type=file]").set_input_files(str(upload))
+                    outcomes.append(_described_or_refused(page))
+        finally:
+            _set_app_affinity("ClientIP")
+    assert "refused" in outcomes, outcomes  # P(six uploads all on the session's replica by chance) = 1/729
+    assert set(outcomes) <= {"described", "refused"}, outcomes
+
+
+UPLOAD_REFUSED = "Request failed with status code 400"
+
+
+def _expect_described(page: Page, capture: int, model: str) -> None:
+    description = page.locator(".st-key-description")
+    expect(description).to_contain_text(f"capture #{capture} · {model} · ", timeout=PAGE_MS)
+    expect(description.locator("[data-testid=stAlert]")).to_have_count(0)
+    expect(page.get_by_text(UPLOAD_REFUSED)).to_have_count(0)
+
+
+def _described_or_refused(page: Page) -> str:
+    """What became of an upload: described, or refused by a replica without the session (the uploader then shows
+    the HTTP error under the file)."""
+    described = page.locator(".st-key-description").get_by_text("capture #1 · ")
+    refused = page.get_by_text(UPLOAD_REFUSED)
+    expect(described.or_(refused)).to_be_visible(timeout=PAGE_MS)
+    return "refused" if refused.count() else "described"
+
+
+def _set_app_affinity(affinity: str) -> None:
+    patch: dict[str, dict[str, Any]] = {"spec": {"sessionAffinity": affinity}}
+    if affinity == "None":
+        patch["spec"]["sessionAffinityConfig"] = None
+    _kubectl("-n", REHEARSAL, "patch", "service", "snap2prod-app", "--type", "merge", "-p", json.dumps(patch))
+
+
 @contextlib.contextmanager
-def _browser(tmp_path: Path) -> Iterator[Page]:
-    """Real Chromium with a fake camera on the page the rehearsal's Service serves on the node port."""
+def _chromium(tmp_path: Path) -> Iterator[Callable[[], contextlib.AbstractContextManager[Page]]]:
+    """Real Chromium with a fake camera; each visit it opens is a new context (cookies, cache and connections of
+    its own) on the page the rehearsal's Service serves on the node port."""
     node = _get("node", f"{NAME}-control-plane")
     address = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
     url = f"http://{address}:30851"  # stacks/prod/values-rehearsal.yaml: app.service.nodePort
@@ -351,13 +410,28 @@ def _browser(tmp_path: Path) -> Iterator[Page]:
             executable_path=str(toolchain.binary("chromium")),
             args=[*CHROMIUM_ARGS, camera, f"--unsafely-treat-insecure-origin-as-secure={url}"],
         )
+
+        @contextlib.contextmanager
+        def visit() -> Iterator[Page]:
+            context = browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1000})
+            try:
+                page = context.new_page()
+                page.goto(url)
+                expect(page.get_by_text("reachable at http://snap2prod-ollama:11434")).to_be_visible(timeout=PAGE_MS)
+                yield page
+            finally:
+                context.close()
+
         try:
-            page = browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1000}).new_page()
-            page.goto(url)
-            expect(page.get_by_text("reachable at http://snap2prod-ollama:11434")).to_be_visible(timeout=PAGE_MS)
-            yield page
+            yield visit
         finally:
             browser.close()
+
+
+@contextlib.contextmanager
+def _browser(tmp_path: Path) -> Iterator[Page]:
+    with _chromium(tmp_path) as visit, visit() as page:
+        yield page
 
 
 def _photo(page: Page) -> None:
