@@ -168,8 +168,8 @@ def run(runs: int = RUNS, cluster: Cluster | None = None, prefix: str = "bench")
             "same promotion run again right after its cold run. The promotion includes preflight, parity against "
             "the real local Ollama, the rollout with --wait, placement and the helm test; the raw baseline is one "
             "`helm upgrade --install --wait` of the same chart and values (the target's baseline); the same work by "
-            "hand adds the `helm test` promotion also runs (its smoke-test Job: the Job controller batches pod "
-            "updates for about 1 s). Where a cold promotion's time goes (medians): "
+            "hand adds the `helm test` promotion also runs (one bare Pod, which kwok completes at once). "
+            "Where a cold promotion's time goes (medians): "
             + ", ".join(f"{k.removeprefix('step ')} {Spread.of(v).median:.2f} s" for k, v in steps.items())
             + "."
         ),

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -38,6 +40,8 @@ from scripts.promote.monitoring import watch
 from scripts.promote.report import Report
 from scripts.promote.target import Target, api_client, resolve_target
 from scripts.promote.values import check_parity, effective, merge, merged_values
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -141,6 +145,7 @@ def _promote(opts: Options, report: Report) -> None:
     if opts.to == "kind" and in_cluster:  # the pod pulls from the mirror's address inside the KIND network
         values = merge(values, kind.models_values())
         full = effective(values)
+    live_soon = _soon(rollout.current, helm, opts.release, opts.namespace)  # needs neither render nor preflight
     with step("render: chart with the merged values", t):
         docs = rollout.render(helm, values, opts.release, opts.namespace)
     report.watch = watch(docs, opts.namespace)
@@ -167,7 +172,7 @@ def _promote(opts: Options, report: Report) -> None:
         for c in checks:
             mark = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]fail[/red]"}[c.status]
             console.print(f"  {mark} {escape(c.name)}: {escape(c.detail)}", soft_wrap=True)
-        live = rollout.current(helm, opts.release, opts.namespace)
+        live = live_soon.result()
         report.previous_revision = live.number if live else None
         if opts.dry_run:
             _dry_run(api, docs, live, opts, report)
@@ -184,6 +189,16 @@ def _promote(opts: Options, report: Report) -> None:
         t["total"] = elapsed(start)
     finally:
         api.close()
+
+
+def _soon(fn: Callable[..., T], *args: Any) -> Future[T]:
+    """``fn(*args)`` in a thread of its own, started now: a Helm run that overlaps the render and preflight
+    instead of following them (about 0.1 s of a 1.7 s promotion on the rehearsal cluster)."""
+    pool = ThreadPoolExecutor(1, thread_name_prefix="promote")
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def _rehearsal(target: Target) -> dict[str, Any]:

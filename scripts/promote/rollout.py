@@ -26,6 +26,7 @@ from scripts.kube import KubeClient
 from scripts.paths import CHART
 from scripts.promote.errors import PromoteError
 from scripts.promote.preflight import HOOK, INSTANCE, POD_SECURITY
+from scripts.promote.values import load_yaml_all
 
 FINGERPRINT_PREFIX = "snap2prod promote chart="
 
@@ -45,10 +46,12 @@ class Helm:
     kubeconfig: Path | None
     context: str | None
 
-    def client(self) -> Any:
-        from pyhelm3 import Client
+    def command(self) -> Any:
+        """pyhelm3's Command, not its Client: the Client first runs `helm version` and `helm show chart`, and
+        parses the whole released manifest afterwards (pure-Python YAML); the rollout needs none of that."""
+        from pyhelm3 import Command
 
-        return Client(
+        return Command(
             executable=str(toolchain.binary("helm")),
             kubeconfig=self.kubeconfig,
             kubecontext=self.context,
@@ -70,7 +73,7 @@ def render(helm: Helm, values: Mapping[str, Any], release: str, namespace: str) 
     proc = helm.run(*args, stdin=json.dumps(values))
     if proc.returncode != 0:
         raise PromoteError(f"the chart does not render with these values:\n{proc.stderr.strip()}")
-    return [d for d in yaml.safe_load_all(proc.stdout) if isinstance(d, dict)]
+    return [d for d in load_yaml_all(proc.stdout) if isinstance(d, dict)]
 
 
 @dataclass(frozen=True)
@@ -185,16 +188,15 @@ def install(
     logging.getLogger("pyhelm3").setLevel(logging.ERROR)  # it logs the failed command line; the error says it all
 
     async def go() -> int:
-        client = helm.client()
-        chart = await client.get_chart(CHART)
         task = asyncio.ensure_future(
-            client.install_or_upgrade_release(
+            helm.command().install_or_upgrade(
                 release,
-                chart,
+                CHART,
                 dict(values),
                 namespace=namespace,
                 create_namespace=True,
-                rollback_on_failure=True,
+                atomic=True,
+                atomic_arg="--rollback-on-failure",
                 wait=True,
                 timeout=f"{int(timeout_s)}s",
                 description=FINGERPRINT_PREFIX + fingerprint,
@@ -204,7 +206,7 @@ def install(
             with contextlib.suppress(Exception):  # the namespace may not exist yet; progress is best effort
                 on_progress(str(await asyncio.to_thread(counts, api, namespace, release)))
             await asyncio.wait({task}, timeout=0.5)
-        return int(task.result().revision)
+        return int(task.result()["version"])
 
     try:
         return _run(go())
@@ -298,7 +300,7 @@ def validate_on_server(api: KubeClient, docs: Sequence[Mapping[str, Any]], names
 
 
 def _by_name(manifest: str | list[dict[str, Any]]) -> dict[str, str]:
-    docs = yaml.safe_load_all(manifest) if isinstance(manifest, str) else manifest
+    docs = load_yaml_all(manifest) if isinstance(manifest, str) else manifest
     return {
         f"{d['kind']}/{d['metadata']['name']}": yaml.safe_dump(d, sort_keys=True)
         for d in docs

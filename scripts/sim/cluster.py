@@ -382,7 +382,23 @@ def _kwok_config(stages_dir: Path) -> str:
         for doc in yaml.safe_load_all((stages_dir / rel).read_text()):
             if isinstance(doc, dict) and doc.get("kind") == "Stage":
                 docs.append(doc)
+                if doc["metadata"]["name"] == "pod-complete":
+                    docs.append(_bare_pod_complete(doc))
     return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+def _bare_pod_complete(job_pod_complete: dict[str, Any]) -> dict[str, Any]:
+    """kwok completes only the pods of Jobs; a kubelet also runs a bare ``restartPolicy: Never`` pod (a helm test
+    hook) to completion. The same stage, for those pods."""
+    spec = dict(job_pod_complete["spec"])
+    spec["selector"] = {
+        "matchExpressions": [
+            *(e for e in spec["selector"]["matchExpressions"] if e["key"] != ".metadata.ownerReferences.[].kind"),
+            {"key": ".metadata.ownerReferences", "operator": "DoesNotExist"},
+            {"key": ".spec.restartPolicy", "operator": "In", "values": ["Never"]},
+        ]
+    }
+    return {**job_pod_complete, "metadata": {"name": "pod-complete-bare"}, "spec": spec}
 
 
 def _terminate(pids: list[int], timeout_s: float = 10.0) -> None:

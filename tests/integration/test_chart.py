@@ -261,7 +261,7 @@ def test_the_network_policy_admits_only_the_app_and_the_helm_test_to_ollama(
     assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
     peers = rule["from"]
     assert all(set(peer) == {"podSelector"} for peer in peers)  # no namespaces, no IP blocks
-    app, test = pod_labels(docs, "Deployment", "app"), pod_labels(docs, "Job", "smoke-test")
+    app, test = pod_labels(docs, "Deployment", "app"), one(docs, "Pod", "smoke-test")["metadata"]["labels"]
     admitted = {
         name
         for name, labels in (("app", app), ("test", test), ("ollama", ollama))
@@ -347,9 +347,10 @@ def test_external_ollama_without_a_host_is_refused_with_what_to_set() -> None:
 
 def test_the_helm_test_reads_the_apps_own_settings(rendered: dict[str, list[dict[str, Any]]]) -> None:
     docs = rendered["prod"]
-    job = one(docs, "Job", "smoke-test")
-    assert job["metadata"]["annotations"]["helm.sh/hook"] == "test"
-    (container,) = job["spec"]["template"]["spec"]["containers"]
+    test = one(docs, "Pod", "smoke-test")
+    assert test["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert test["spec"]["restartPolicy"] == "Never" and test["spec"]["activeDeadlineSeconds"] == 600
+    (container,) = test["spec"]["containers"]
     assert container["envFrom"] == [{"configMapRef": {"name": one(docs, "ConfigMap", "app")["metadata"]["name"]}}]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["SNAP2PROD_TEST_MODEL"] == "moondream:latest"  # the lock's first vision model
@@ -475,7 +476,7 @@ def test_the_helm_test_accepts_nothing_and_reaches_dns_ollama_and_the_page(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
     docs = rendered["prod"]
-    test = pod_labels(docs, "Job", "smoke-test")
+    test = one(docs, "Pod", "smoke-test")["metadata"]["labels"]
     (policy,) = [p for p in find(docs, "NetworkPolicy") if selects(p["spec"]["podSelector"], test)]
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in policy["spec"]
     _, to_ollama, to_app = policy["spec"]["egress"]

@@ -273,7 +273,7 @@ def smoke_test(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, di
     script.write_text(config["data"]["smoke_test.py"])
     picture = root / "fixture.jpg"
     picture.write_bytes(base64.b64decode(config["binaryData"]["fixture.jpg"]))
-    (container,) = one(docs, "Job", "smoke-test")["spec"]["template"]["spec"]["containers"]
+    (container,) = one(docs, "Pod", "smoke-test")["spec"]["containers"]
     env = {e["name"]: e["value"] for e in container["env"]}
     return script, picture, env
 

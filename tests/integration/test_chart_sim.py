@@ -353,8 +353,8 @@ def test_the_models_claim_is_bound(release: Release, sim_api: Any) -> None:
     assert claim.status.phase == "Bound"
 
 
-def test_the_helm_test_job_is_admitted_and_runs_to_completion(release: Release, sim_cluster: SimCluster) -> None:
-    # kwok completes the Job's pod without running it: this checks the hook's objects, admission and Helm's
+def test_the_helm_test_pod_is_admitted_and_runs_to_completion(release: Release, sim_cluster: SimCluster) -> None:
+    # kwok completes the test's pod without running it: this checks the hook's objects, admission and Helm's
     # handling; the inference itself is tested by test_chart_scripts.py against a real Ollama.
     out = helm_on(sim_cluster, "test", RELEASE, "-n", release.namespace, "--timeout", TIMEOUT)
     assert f"TEST SUITE:     {RELEASE}-smoke-test" in out

@@ -248,6 +248,23 @@ def test_a_job_reaches_complete(sim_api: Any, namespace: str) -> None:
     assert batch.read_namespaced_job("once", namespace).status.succeeded == 1
 
 
+def test_a_bare_run_to_completion_pod_succeeds_and_a_serving_pod_keeps_running(
+    core: client.CoreV1Api, namespace: str
+) -> None:
+    """What a kubelet does with a `helm test` hook pod (restartPolicy Never): it runs to the end; a bare pod that
+    restarts (Always, the default) serves until deleted."""
+    core.create_namespaced_pod(namespace, pod("test-hook", restartPolicy="Never"))
+    core.create_namespaced_pod(namespace, pod("serving"))
+    wait_for(
+        "the hook pod to succeed", lambda: core.read_namespaced_pod("test-hook", namespace).status.phase == "Succeeded"
+    )
+    (status,) = core.read_namespaced_pod("test-hook", namespace).status.container_statuses
+    assert status.state.terminated.exit_code == 0 and status.state.terminated.reason == "Completed"
+    wait_for("the serving pod to run", lambda: core.read_namespaced_pod("serving", namespace).status.phase == "Running")
+    time.sleep(1)  # kwok applies a stage within milliseconds; a second is ample for a wrong one to show
+    assert core.read_namespaced_pod("serving", namespace).status.phase == "Running"
+
+
 def test_a_statefulset_gets_ready_pods_with_bound_claims(sim_api: Any, core: client.CoreV1Api, namespace: str) -> None:
     apps = client.AppsV1Api(sim_api)
     claim = {

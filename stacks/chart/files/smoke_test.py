@@ -1,6 +1,6 @@
 """snap2prod helm test: real inference on a fixture picture through the app's OLLAMA_HOST, then the app's health.
 
-Runs in the app image (python, standard library only) as a helm test Job. Environment: OLLAMA_HOST (the app's
+Runs in the app image (python, standard library only) as the helm test's Pod. Environment: OLLAMA_HOST (the app's
 own, from its ConfigMap), SNAP2PROD_APP_URL, SNAP2PROD_TEST_MODEL, SNAP2PROD_TEST_PROMPT, SNAP2PROD_TEST_IMAGE.
 Prints one line per check; exits 0 when all pass, 1 with the reason otherwise.
 """
