@@ -29,7 +29,7 @@ from bench.page_latency import fixture_picture, page_vs_raw, raw_ttft_ms, sent_j
 from bench.report import MIN_RUNS, BenchResult, Spread, alternating_pairs, paired_ratio
 from scripts import promote, toolchain
 from scripts.demo.offline_models import ensure_vision_model
-from scripts.kind import cluster
+from scripts.kind import cluster, node_files
 from scripts.kind import registry as local
 from scripts.paths import CHART
 
@@ -71,7 +71,7 @@ def page_url() -> str:
 
 def _up_pairs(runs: int, root: Path) -> dict[str, list[float]]:
     """``kind up`` cold then warm, vs raw ``kind create`` of the same image and config, from no cluster each time."""
-    times: dict[str, list[float]] = {"cold": [], "warm": [], "raw": []}
+    times: dict[str, list[float]] = {"cold": [], "warm": [], "raw": [], "raw_policies": []}
     config = cluster.derived_config(cluster.load_config())
     config["name"] = NAME
     config_file = root / "kind-raw.yaml"
@@ -90,6 +90,11 @@ def _up_pairs(runs: int, root: Path) -> dict[str, list[float]]:
         kubeconfig = root / "raw-kubeconfig"
         create = ["create", "cluster", "--name", NAME, "--image", image, "--config", str(config_file)]
         seconds = _timed(lambda: _kind(*create, "--kubeconfig", str(kubeconfig), "--wait", "180s"))
+        # the node image's NetworkPolicy agent, which `kind up` waits for on every node: the same wait by hand
+        daemonset = f"daemonset/{node_files.NETWORK_POLICY_DAEMONSET}"
+        wait = [str(toolchain.binary("kubectl")), "--kubeconfig", str(kubeconfig), "-n", "kube-system", "rollout"]
+        wait += ["status", daemonset, "--timeout=180s"]
+        times["raw_policies"].append(_timed(lambda: subprocess.run(wait, check=True, capture_output=True)))
         _kind("delete", "cluster", "--name", NAME, "--kubeconfig", str(kubeconfig))
         cluster.down(NAME)  # the network made above
         return seconds
@@ -183,6 +188,8 @@ def run(runs: int = RUNS, ttft_runs: int = TTFT_RUNS) -> BenchResult:
             cluster.down(NAME)
     cold, warm, raw_up = (Spread.of(up_times[k]) for k in ("cold", "warm", "raw"))
     up_ratio = paired_ratio(up_times["cold"], up_times["raw"])
+    up_by_hand = [r + w for r, w in zip(up_times["raw"], up_times["raw_policies"], strict=True)]
+    up_same_work, raw_policies = paired_ratio(up_times["cold"], up_by_hand), Spread.of(up_times["raw_policies"])
     p_cold, noop, raw_helm = (Spread.of(promote_times[k]) for k in ("cold", "noop", "raw"))
     promote_ratio = paired_ratio(promote_times["cold"], promote_times["raw"])
     by_hand = [r + t for r, t in zip(promote_times["raw"], promote_times["raw_test"], strict=True)]
@@ -207,6 +214,8 @@ def run(runs: int = RUNS, ttft_runs: int = TTFT_RUNS) -> BenchResult:
             "kind up cold s": cold.median,
             "raw kind create s": raw_up.median,
             "up cold / raw": up_ratio.median,
+            "raw NetworkPolicy agent wait s": raw_policies.median,
+            "up cold / (raw + agent wait)": up_same_work.median,
             "kind up warm s": warm.median,
             "first promote s": promote_times["first"][0],
             "promote cold s": p_cold.median,
@@ -221,7 +230,9 @@ def run(runs: int = RUNS, ttft_runs: int = TTFT_RUNS) -> BenchResult:
             "TTFT overhead ms": overhead.median,
         },
         summary=(
-            f"kind up cold {up_ratio.text()} × raw kind create ({cold.text('s')} vs {raw_up.text('s')}), warm "
+            f"kind up cold {up_ratio.text()} × raw kind create ({cold.text('s')} vs {raw_up.text('s')}), "
+            f"{up_same_work.text()} × the same work by hand (+ the NetworkPolicy agent's rollout "
+            f"{raw_policies.text('s')}), warm "
             f"{warm.text('s')}; promote cold {promote_ratio.text()} × raw helm ({p_cold.text('s')} vs "
             f"{raw_helm.text('s')}), {same_work.text()} × the same work by hand (raw helm + helm test "
             f"{raw_test.text('s')}), no-op {noop.text('s')}; page TTFT +{overhead.text('ms')} over the host's "
