@@ -159,7 +159,8 @@ def _ttft_pairs(runs: int, host: str, model: str, lock_path: Path) -> tuple[list
 def run(runs: int = RUNS, ttft_runs: int = TTFT_RUNS) -> BenchResult:
     title = "KIND: kind up cold/warm, promote --to kind cold/no-op, TTFT through the in-cluster page"
     target = (
-        f"kind up cold ≤ {TARGET_UP_RATIO:g} × raw `kind create --wait`, warm ≤ {TARGET_WARM_S:g} s; promote cold "
+        f"kind up cold ≤ {TARGET_UP_RATIO:g} × raw `kind create --wait` + the NetworkPolicy agent's rollout (the same "
+        f"readiness by hand), warm ≤ {TARGET_WARM_S:g} s; promote cold "
         f"≤ {TARGET_PROMOTE_RATIO:g} × raw helm, no-op ≤ {TARGET_NOOP_S:g} s; page TTFT ≤ host raw TTFT + "
         f"{TARGET_TTFT_OVERHEAD_MS:g} ms"
     )
@@ -197,7 +198,7 @@ def run(runs: int = RUNS, ttft_runs: int = TTFT_RUNS) -> BenchResult:
     page, raw_ttft = Spread.of(page_ms), Spread.of(raw_ms)
     overhead = Spread.of([p - r for p, r in zip(page_ms, raw_ms, strict=True)])
     met = (
-        up_ratio.median <= TARGET_UP_RATIO
+        up_same_work.median <= TARGET_UP_RATIO
         and warm.median <= TARGET_WARM_S
         and promote_ratio.median <= TARGET_PROMOTE_RATIO
         and noop.median <= TARGET_NOOP_S
@@ -241,7 +242,10 @@ def run(runs: int = RUNS, ttft_runs: int = TTFT_RUNS) -> BenchResult:
         notes=(
             f"{runs} cluster pairs and {ttft_runs} TTFT pairs, each in alternating order, {model} on CPU. The targets "
             "are ours (the KIND issue asks for the ratios, not for limits). kind up cold includes the network, the "
-            "registry containers and the mirror wiring; the node image is built before the first pair. The first "
+            "registry containers, the mirror wiring and the wait for the NetworkPolicy agent (kube-router) on every "
+            "node; the raw `kind create` starts the same agent (it is in the node image) but does not wait for it, "
+            "so the target's baseline adds that wait, timed by hand (`kubectl rollout status`). The node image is "
+            "built before the first pair. The first "
             "promotion after `kind up` also pushes the images and mirrors the models into the fresh registry "
             f"({promote_times['first'][0]:.0f} s, reported alone); each measured promotion then goes to a fresh "
             "namespace and includes parity, preflight, the rollout with --wait, verify through a port-forward and "
