@@ -123,23 +123,24 @@ def _promote_pairs(runs: int, up: cluster.UpResult, host: str, lock_path: Path, 
     )
     values_file.write_text(out.stdout)
     _helm(up.kubeconfig, "uninstall", "snap2prod", "-n", first.namespace, "--wait")
-    pair = [0]
+    made = {"ours": 0, "raw": 0}  # a fresh namespace for every run of each side: a reused one keeps the models PVC
 
     def ours() -> float:
-        opts = options(f"{prefix}-{pair[0]}")
+        opts = options(f"{prefix}-{made['ours']}")
+        made["ours"] += 1
         seconds = _timed(lambda: promote.promote(opts))
         times["noop"].append(_timed(lambda: promote.promote(opts)))
         _helm(up.kubeconfig, "uninstall", "snap2prod", "-n", opts.namespace, "--wait")  # frees the NodePort
         return seconds
 
     def raw() -> float:
-        namespace = f"{prefix}-raw-{pair[0]}"
+        namespace = f"{prefix}-raw-{made['raw']}"
+        made["raw"] += 1
         install = ["upgrade", "--install", "snap2prod", str(CHART), "-n", namespace, "--create-namespace"]
         seconds = _timed(lambda: _helm(up.kubeconfig, *install, "-f", str(values_file), "--wait", "--timeout", "600s"))
         test = ["test", "snap2prod", "-n", namespace, "--timeout", "600s"]  # the same real inference promote runs
         times["raw_test"].append(_timed(lambda: _helm(up.kubeconfig, *test)))
         _helm(up.kubeconfig, "uninstall", "snap2prod", "-n", namespace, "--wait")
-        pair[0] += 1
         return seconds
 
     times["cold"], times["raw"] = alternating_pairs(ours, raw, runs)

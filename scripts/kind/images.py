@@ -212,11 +212,20 @@ def build_all(*, official: bool = False, log: Path | None = None) -> dict[str, B
 def prune_superseded(keep: Iterable[Built], log: Path) -> list[str]:
     """Remove our older builds (each app change is a new ~0.9 GB image) but the ones just built.
 
-    Only images carrying our content label go; a running cluster is unaffected, it pulls from the registry.
+    Only images carrying our content label go, and none that another name of ours still tags: the node image's
+    own images (kube-router, the storage provisioner) stay, or each `kind up` after a build made them again, with
+    new IDs, and so a new node image. A running cluster is unaffected, it pulls from the registry.
     """
     kept = {b.id.removeprefix("sha256:") for b in keep}
-    listed = podman.run(["images", "--no-trunc", "--filter", f"label={CONTENT_LABEL}", "--format", "{{.ID}}"])
-    stale = sorted({i.removeprefix("sha256:") for i in listed.split()} - kept)
+    ours = {b.ref.rsplit(":", 1)[0] for b in keep}
+    listed = podman.run(
+        ["images", "--no-trunc", "--filter", f"label={CONTENT_LABEL}", "--format", "{{.ID}} {{.Repository}}"]
+    )
+    rows = [line.split() for line in listed.splitlines() if len(line.split()) == 2]
+    tagged_elsewhere = {i for i, repo in rows if repo != "<none>" and repo not in ours}
+    stale = sorted(
+        {i.removeprefix("sha256:") for i, _ in rows} - kept - {i.removeprefix("sha256:") for i in tagged_elsewhere}
+    )
     if stale:
         podman.run(["rmi", "--force", *stale], log=log, check=False)
     return stale

@@ -73,9 +73,29 @@ def test_a_second_build_of_the_same_content_is_a_cache_hit(built: dict[str, buil
     assert all(b.cached for b in again.values())
 
 
-def test_a_build_leaves_no_superseded_image_of_ours_behind(built: dict[str, build.Built]) -> None:
-    listed = podman.run(["images", "--no-trunc", "--filter", f"label={build.CONTENT_LABEL}", "--format", "{{.ID}}"])
-    assert {i.removeprefix("sha256:") for i in listed.split()} == {b.id.removeprefix("sha256:") for b in built.values()}
+def test_a_build_leaves_no_superseded_image_of_ours_behind_and_keeps_our_other_images(
+    built: dict[str, build.Built], tmp_path: Path
+) -> None:
+    """An older app build (untagged once the new one took its name) goes; an image of ours under another name (the
+    node image's kube-router and storage images are such) stays."""
+    log = tmp_path / "build.log"
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "Dockerfile").write_text("FROM scratch\nCOPY Dockerfile /marker\n")
+    other = build.build_image("other", tmp_path / "other", "localhost/snap2prod-test/other:1", "scratch", {}, log)
+    app = built["app"]
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "Dockerfile").write_text("FROM scratch\nCOPY Dockerfile /old-app\n")
+    old = build.build_image("app", tmp_path / "old", f"{app.ref}-old", "scratch", {}, log)
+    podman.run(["untag", old.ref])  # what a newer build does to the older one's name
+    try:
+        pruned = build.prune_superseded(built.values(), log)
+        listed = podman.run(["images", "--no-trunc", "--filter", f"label={build.CONTENT_LABEL}", "--format", "{{.ID}}"])
+        present = {i.removeprefix("sha256:") for i in listed.split()}
+        assert old.id.removeprefix("sha256:") in pruned and old.id.removeprefix("sha256:") not in present
+        assert other.id.removeprefix("sha256:") in present
+        assert {b.id.removeprefix("sha256:") for b in built.values()} <= present
+    finally:
+        podman.run(["rmi", "-f", other.ref], check=False)
 
 
 def test_the_app_container_answers_streamlits_health(built: dict[str, build.Built], containers: list[str]) -> None:
