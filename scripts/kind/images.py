@@ -132,7 +132,7 @@ def build_image(
     key = hashlib.sha256(f"{tree_hash(context)}\n{base}\n{sorted(args.items())}".encode()).hexdigest()[:16]
     have = podman.inspect_image(ref)
     if have is not None and (have.get("Labels") or {}).get(CONTENT_LABEL) == key:
-        return Built(name, ref, _image_id(have), key, base, cached=True)
+        return Built(name, ref, image_id(have), key, base, cached=True)
     start = time.monotonic()
     print(f"  image {name}: building {ref} on {base}", flush=True)
     build_args = [a for k, v in args.items() for a in ("--build-arg", f"{k}={v}")]
@@ -160,10 +160,10 @@ def build_image(
     assert have is not None
     seconds = time.monotonic() - start
     print(f"  image {name}: {ref} {have['Id'][:12]} in {seconds:.0f} s", flush=True)
-    return Built(name, ref, _image_id(have), key, base, seconds)
+    return Built(name, ref, image_id(have), key, base, seconds)
 
 
-def _image_id(inspected: dict[str, Any]) -> str:
+def image_id(inspected: dict[str, Any]) -> str:
     raw = str(inspected["Id"])
     return raw if raw.startswith("sha256:") else f"sha256:{raw}"
 
@@ -221,11 +221,11 @@ def prune_superseded(keep: Iterable[Built], log: Path) -> list[str]:
     listed = podman.run(
         ["images", "--no-trunc", "--filter", f"label={CONTENT_LABEL}", "--format", "{{.ID}} {{.Repository}}"]
     )
-    rows = [line.split() for line in listed.splitlines() if len(line.split()) == 2]
+    rows = [
+        (i.removeprefix("sha256:"), repo) for i, repo in (line.split() for line in listed.splitlines() if line.strip())
+    ]
     tagged_elsewhere = {i for i, repo in rows if repo != "<none>" and repo not in ours}
-    stale = sorted(
-        {i.removeprefix("sha256:") for i, _ in rows} - kept - {i.removeprefix("sha256:") for i in tagged_elsewhere}
-    )
+    stale = sorted({i for i, _ in rows} - kept - tagged_elsewhere)
     if stale:
         podman.run(["rmi", "--force", *stale], log=log, check=False)
     return stale

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from scripts import toolchain
 from scripts.kind import bases, node_files, podman
-from scripts.kind.images import build_image, tree_hash
+from scripts.kind.images import build_image, image_id, tree_hash
 
 NODE_REPO = "localhost/snap2prod/kind-node"
 ETCD_TAG = f"{toolchain.ETCD_VERSION}-0"
@@ -256,7 +256,7 @@ def ensure(log: Path | None = None) -> NodeImage:
         kind_containerd = (kind / "images/base/files/etc/containerd/config.toml").read_text()
         (ctx / "containerd-config.toml").write_text(node_files.containerd_config(kind_containerd, pause))
         (ctx / "Dockerfile").write_text(DOCKERFILE)
-        key = node_key(ctx / "files", [f"{r}@{_image_id(r)}" for r in refs], base)
+        key = node_key(ctx / "files", [f"{r}@{_local_id(r)}" for r in refs], base)
         ref = f"{NODE_REPO}:v{toolchain.KUBERNETES_VERSION}-{key}"
         if podman.inspect_image(ref) is not None:
             print(f"  node image: {ref} (cached)", flush=True)
@@ -297,11 +297,11 @@ def ensure(log: Path | None = None) -> NodeImage:
     return NodeImage(ref, seconds, cached=False)
 
 
-def _image_id(ref: str) -> str:
+def _local_id(ref: str) -> str:
     found = podman.inspect_image(ref)
     if found is None:
         raise NodeImageError(f"image {ref} is not in the local store although it was just made")
-    return str(found["Id"])
+    return image_id(found)
 
 
 def _tools(log: Path) -> str:
