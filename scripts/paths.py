@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,3 +15,25 @@ watch queries from them. The one copy in the repository."""
 DASHBOARD = CHART_FILES / "dashboard.json"
 """The Grafana dashboard: the chart ships it as a ConfigMap; the one copy in the repository."""
 SCHEMA = CHART / "values.schema.json"
+
+
+def cache_dir() -> Path:
+    """The cache root, shared by every clone on the machine (CI reuses it); an empty ``SNAP2PROD_CACHE`` means
+    the default, as it does for the app's Modelfile variables."""
+    return Path(os.environ.get("SNAP2PROD_CACHE") or Path.home() / ".cache" / "snap2prod")
+
+
+KUBE_CACHE_ENV = ("KUBECACHEDIR", "HELM_CACHE_HOME")
+"""The variables that move kubectl's and Helm's discovery/HTTP caches (default ``~/.kube/cache`` and
+``~/.cache/helm``); both honour them, and every kubectl and Helm we start inherits them from this process."""
+
+
+def keep_kube_caches_in_our_cache() -> None:
+    """Point every kubectl and Helm this process starts at the snap2prod cache: ``~/.kube`` is never written.
+
+    Set once, on import of the ``scripts`` package, so no call site can forget it (CLI, promote, sim, kind, bench
+    and tests all import it). A value already set by the person is overridden: the README promises ``~/.kube``
+    stays as it was."""
+    root = cache_dir()
+    os.environ["KUBECACHEDIR"] = str(root / "kube-cache")
+    os.environ["HELM_CACHE_HOME"] = str(root / "helm-cache")

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts import paths
 from scripts.errors import CliError
 
 OLLAMA_VERSION = "0.32.15"
@@ -46,9 +47,7 @@ class ToolchainError(CliError):
     """A tool could not be installed; the message says which step failed and where its log is."""
 
 
-def cache_dir() -> Path:
-    """The cache root, shared by every clone on the machine (CI reuses it)."""
-    return Path(os.environ.get("SNAP2PROD_CACHE", Path.home() / ".cache" / "snap2prod"))
+cache_dir = paths.cache_dir
 
 
 def tool_dir(name: str, version: str) -> Path:

@@ -1,4 +1,7 @@
-"""Shared real parts: one Ollama server for the whole run, started from the cached build."""
+"""Shared real parts: one Ollama server for the whole run, started from the cached build.
+
+Also the run's guard on ``~/.kube``: no file under it may be created, changed or removed by the suite, whether the
+folder existed before the run or not (the README promises the project never touches it)."""
 
 from __future__ import annotations
 
@@ -65,3 +68,44 @@ def jpeg_bytes(width: int = 320, height: int = 240, seed: int = 0) -> bytes:
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 90])
     assert ok
     return buf.tobytes()
+
+
+def home_kube_files(home: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``home/.kube`` with its size and mtime (empty when the folder does not exist)."""
+    root = home / ".kube"
+    return {
+        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def home_kube_changes(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> list[str]:
+    """What happened under ``~/.kube`` between two readings, one line per file."""
+    created = [f"created {name}" for name in after.keys() - before.keys()]
+    removed = [f"removed {name}" for name in before.keys() - after.keys()]
+    changed = [f"changed {name}" for name in before.keys() & after.keys() if before[name] != after[name]]
+    return sorted(created + removed + changed)
+
+
+_HOME_KUBE = pytest.StashKey[tuple[bool, dict[str, tuple[int, int]]]]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    home = Path.home()
+    session.stash[_HOME_KUBE] = ((home / ".kube").exists(), home_kube_files(home))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when anything under ``~/.kube`` appeared or changed while it ran."""
+    existed, before = session.stash[_HOME_KUBE]
+    home = Path.home()
+    changes = home_kube_changes(before, home_kube_files(home))
+    if not existed and (home / ".kube").exists():
+        changes.insert(0, "created the folder ~/.kube")
+    if changes:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = ["FAILED: the test run wrote under ~/.kube, which the project promises never to touch:", *changes]
+        if reporter is not None:
+            reporter.write_line("\n".join(lines), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

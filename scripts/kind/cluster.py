@@ -63,14 +63,8 @@ def kubeconfig_path(name: str) -> Path:
 
 
 def kubectl(name: str) -> list[str]:
-    """kubectl on this cluster only; its discovery cache stays in our state dir, not in ~/.kube."""
-    return [
-        str(toolchain.binary("kubectl")),
-        "--kubeconfig",
-        str(kubeconfig_path(name)),
-        "--cache-dir",
-        str(state_dir(name) / "kube-cache"),
-    ]
+    """kubectl on this cluster only (its discovery cache goes where ``paths.keep_kube_caches_in_our_cache`` says)."""
+    return [str(toolchain.binary("kubectl")), "--kubeconfig", str(kubeconfig_path(name))]
 
 
 def _record_path(name: str) -> Path:
@@ -410,7 +404,6 @@ def down(name: str = "snap2prod") -> list[str]:
             removed.append(f"volume {leftover}")
     for path in (_record_path(name), kubeconfig_path(name), state_dir(name) / "kind.yaml"):
         path.unlink(missing_ok=True)
-    shutil.rmtree(state_dir(name) / "kube-cache", ignore_errors=True)
     return removed
 
 

@@ -36,7 +36,6 @@ from tests.e2e.test_page_browser import VIDEO_PLAYING, write_y4m
 from tests.kube import wait_for
 
 NAME = "snap2prod"
-HOME_KUBE_BEFORE = (Path.home() / ".kube").exists()
 
 
 def _kubectl(*args: str) -> str:
@@ -67,10 +66,11 @@ def test_kind_up_builds_the_node_image_and_the_node_becomes_ready(up: cluster.Up
     assert nodes[0]["status"]["nodeInfo"]["kubeletVersion"] == f"v{toolchain.KUBERNETES_VERSION}"
 
 
-def test_the_kubeconfig_is_explicit_and_home_is_untouched(up: cluster.UpResult) -> None:
+def test_the_kubeconfig_is_explicit(up: cluster.UpResult) -> None:
+    """`~/.kube` itself is guarded for the whole run by tests/conftest.py and proven by test_sim's
+    `test_kubectl_and_helm_keep_their_caches_out_of_home`."""
     assert up.kubeconfig == cluster.kubeconfig_path(NAME) and up.kubeconfig.exists()
-    assert str(toolchain.cache_dir()) in str(up.kubeconfig)
-    assert not (Path.home() / ".kube").exists() or HOME_KUBE_BEFORE
+    assert up.kubeconfig.is_relative_to(toolchain.cache_dir())
 
 
 def test_the_control_plane_runs_the_images_kubeadm_names(up: cluster.UpResult) -> None:
@@ -142,12 +142,12 @@ def _promote(kind: cluster.UpResult, lock: Path, host: str, tmp: Path, *args: st
     return code, json.loads(report.read_text())
 
 
-def _pods(kind: cluster.UpResult) -> list[Any]:
+def _pods(kind: cluster.UpResult, namespace: str = NAMESPACE) -> list[Any]:
     api = new_client(kind.kubeconfig, f"kind-{kind.name}")
     try:
         from kubernetes import client
 
-        return list(client.CoreV1Api(api).list_namespaced_pod(NAMESPACE).items)
+        return list(client.CoreV1Api(api).list_namespaced_pod(namespace).items)
     finally:
         api.close()
 
@@ -310,21 +310,57 @@ def test_an_upgrade_that_adds_a_model_pulls_it_from_the_mirror(
     assert _cluster_models(up) == {m.ref for m in read_lock(lock_path).models}
 
 
-def test_a_digest_the_mirror_does_not_serve_fails_the_init_container_and_is_rolled_back(
-    up: cluster.UpResult, ollama_host: str, text_model: str, lock_dir: Path, tmp_path: Path
-) -> None:
+def _bogus_lock(lock_dir: Path, tmp_path: Path, model: str) -> Path:
+    """The kind lock with ``model`` pinned to a digest no registry holds."""
     lock = read_lock(lock_dir / "models.lock")
     bogus = "sha256:" + "5" * 64
     models = tuple(
-        m.model_copy(update={"digest": bogus, "mirror_digest": None}) if m.ref == text_model else m for m in lock.models
+        m.model_copy(update={"digest": bogus, "mirror_digest": None}) if m.ref == model else m for m in lock.models
     )
-    bad = write_lock(lock.model_copy(update={"models": models}), tmp_path / "bad.lock")
+    return write_lock(lock.model_copy(update={"models": models}), tmp_path / "bad.lock")
+
+
+def _says_the_init_container_failed_for_good(error: str, model: str) -> None:
+    """Promote stopped on the init container's second failure (not Helm's timeout) and quotes its log."""
+    assert "init container pull-models of pod " in error, error
+    assert " 2 times in a row; stopped waiting for it. Its log:" in error, error
+    assert f"error: {model}: could not pull " in error, error
+
+
+def test_a_digest_the_mirror_does_not_serve_fails_the_init_container_and_is_rolled_back(
+    up: cluster.UpResult, ollama_host: str, text_model: str, lock_dir: Path, tmp_path: Path
+) -> None:
+    bad = _bogus_lock(lock_dir, tmp_path, text_model)
     before = _cluster_models(up)
-    code, report = _promote(up, bad, ollama_host, tmp_path, "--from-lock", "--timeout", "150")
+    code, report = _promote(up, bad, ollama_host, tmp_path, "--from-lock", "--timeout", "600")
     assert code == 6, report
     assert report["outcome"] == "RolloutFailed"
-    assert "rolled back" in report["error"]
+    _says_the_init_container_failed_for_good(report["error"], text_model)
+    assert report["error"].endswith(f"rolled back to revision {report['previous_revision']}."), report["error"]
     assert _cluster_models(up) == before  # the previous revision answers a real request again
+
+
+def test_a_failed_first_install_is_removed(
+    up: cluster.UpResult, ollama_host: str, text_model: str, lock_dir: Path, tmp_path: Path
+) -> None:
+    namespace = f"snap2prod-first-{uuid.uuid4().hex[:6]}"
+    bad = _bogus_lock(lock_dir, tmp_path, text_model)
+    code, report = _promote(up, bad, ollama_host, tmp_path, "--from-lock", "-n", namespace)
+    try:
+        assert code == 6, report
+        assert report["outcome"] == "RolloutFailed" and report["previous_revision"] is None
+        _says_the_init_container_failed_for_good(report["error"], text_model)
+        assert report["error"].endswith("it was a first install, so the release was removed."), report["error"]
+        releases = subprocess.run(
+            [str(toolchain.binary("helm")), "--kubeconfig", str(up.kubeconfig), "list", "-a", "-q", "-n", namespace],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert releases.strip() == ""
+        assert [p.metadata.name for p in _pods(up, namespace) if p.metadata.deletion_timestamp is None] == []
+    finally:
+        _kubectl("delete", "namespace", namespace, "--wait=false")
 
 
 def test_keynote_mode_runs_the_app_in_kind_against_this_machines_ollama(

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +21,7 @@ from kubernetes import client
 from pyhelm3 import Client as HelmClient
 from pyhelm3.models import ReleaseRevisionStatus
 
-from scripts import cli, toolchain
+from scripts import cli, paths, toolchain
 from scripts.gpu_shape import GPU_RESOURCE
 from scripts.processes import free_port, port_in_use
 from scripts.sim import CONTEXT, START_TIMEOUT_S, Sim, SimCluster, SimError, SimSpec
@@ -326,6 +329,40 @@ def test_a_second_up_with_the_same_flags_changes_nothing(
 def test_up_on_another_port_than_the_running_cluster_is_refused(sim: Sim, sim_spec: SimSpec) -> None:
     with pytest.raises(SimError, match=r"already uses port \d+; run `snap2prod sim down` to change it"):
         sim.up(sim_spec, port=free_port())
+
+
+# --- kubectl and Helm keep their caches out of $HOME -------------------------------------------------------------
+
+RUN_EACH = "import json, subprocess, sys\nfor cmd in json.loads(sys.argv[1]):\n    subprocess.run(cmd, check=True)\n"
+
+
+def _kubectl_and_helm_in_a_fresh_home(cluster: SimCluster, home: Path, *, import_scripts: bool) -> Path:
+    """kubectl and Helm run on the sim cluster by a Python process whose $HOME is ``home`` (no ~/.kube in it) and
+    whose environment names no cache of theirs; the process imports ``scripts`` first, as every part of the
+    project does, or not. Returns the snap2prod cache it was given."""
+    cache = home / "snap2prod-cache"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in paths.KUBE_CACHE_ENV}
+    env |= {"HOME": str(home), "SNAP2PROD_CACHE": str(cache)}
+    where = ["--kubeconfig", str(cluster.kubeconfig)]
+    kubectl = [str(toolchain.binary("kubectl")), *where, "--context", cluster.context, "get", "nodes"]
+    helm = [str(toolchain.binary("helm")), *where, "--kube-context", cluster.context, "upgrade", "--install"]
+    commands = [kubectl, [*helm, "cache-probe", str(CHART), "-n", "default", "--dry-run=server"]]
+    code = ("import scripts\n" if import_scripts else "") + RUN_EACH
+    subprocess.run([sys.executable, "-c", code, json.dumps(commands)], env=env, check=True, capture_output=True)
+    return cache
+
+
+def test_kubectl_and_helm_keep_their_caches_out_of_home(sim_cluster: SimCluster, tmp_path: Path) -> None:
+    cache = _kubectl_and_helm_in_a_fresh_home(sim_cluster, tmp_path / "ours", import_scripts=True)
+    assert not (tmp_path / "ours" / ".kube").exists()
+    assert not (tmp_path / "ours" / ".cache" / "helm").exists()
+    assert any((cache / "kube-cache" / "discovery").iterdir())  # where they went instead
+
+    # The control: the same commands without the project's environment write the discovery cache into that home,
+    # so the check above would see it.
+    _kubectl_and_helm_in_a_fresh_home(sim_cluster, tmp_path / "bare", import_scripts=False)
+    assert any((tmp_path / "bare" / ".kube" / "cache" / "discovery").iterdir())
 
 
 # --- Helm v4 through pyhelm3 -------------------------------------------------------------------------
