@@ -44,11 +44,19 @@ format: venv
 	@$(BIN)/ruff check --fix .
 	@$(BIN)/ruff format .
 
-# pytest exits 5 when it collected no tests: that is a failure here, never a pass.
-test: lint toolchain
-	@echo "== tests"
-	@set +e; $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
-	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+# pytest exits 5 when it collected no tests: that is a failure here, never a pass. Each stage's seconds go to a
+# temporary file (the tests add one line per test directory, tests/conftest.py) printed as a summary at the end.
+test:
+	@set +e; stages=$$(mktemp); export SNAP2PROD_STAGES=$$stages; \
+	for stage in venv lint toolchain; do \
+	  t=$$(date +%s); $(MAKE) --no-print-directory $$stage || { rm -f $$stages; exit 2; }; \
+	  echo "$$stage $$(( $$(date +%s) - t ))" >> $$stages; \
+	done; \
+	echo "== tests"; $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	echo "== time per stage (s)"; \
+	awk '{printf "  %-24s %6d\n", $$1, $$2; total += $$2} END {printf "  %-24s %6d\n", "total", total}' $$stages; \
+	rm -f $$stages; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 bench: venv toolchain
 	@$(BIN)/python -m bench $(ONLY)

@@ -1,10 +1,15 @@
 """Shared real parts: one Ollama server for the whole run, started from the cached build.
 
+The run's time per test directory goes to ``$SNAP2PROD_STAGES`` when set (`make test` prints it as a summary).
+
 Also the run's guard on ``~/.kube``: no file under it may be created, changed or removed by the suite, whether the
 folder existed before the run or not (the README promises the project never touches it)."""
 
 from __future__ import annotations
 
+import os
+import time
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,15 +94,36 @@ def home_kube_changes(before: dict[str, tuple[int, int]], after: dict[str, tuple
 
 
 _HOME_KUBE = pytest.StashKey[tuple[bool, dict[str, tuple[int, int]]]]()
+_STARTED = pytest.StashKey[float]()
+_SECONDS_PER_DIRECTORY: defaultdict[str, float] = defaultdict(float)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     home = Path.home()
     session.stash[_HOME_KUBE] = ((home / ".kube").exists(), home_kube_files(home))
+    session.stash[_STARTED] = time.monotonic()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Setup, call and teardown of each test, added to its directory (a shared fixture counts where it starts)."""
+    directory = "/".join(report.nodeid.split("::")[0].split("/")[:2])
+    _SECONDS_PER_DIRECTORY[directory] += report.duration
+
+
+def _write_stages(session: pytest.Session) -> None:
+    stages = os.environ.get("SNAP2PROD_STAGES")
+    if not stages:
+        return
+    wall = time.monotonic() - session.stash[_STARTED]
+    lines = [f"{d} {round(s)}" for d, s in sorted(_SECONDS_PER_DIRECTORY.items())]
+    lines.append(f"pytest-collection-etc {round(max(0.0, wall - sum(_SECONDS_PER_DIRECTORY.values())))}")
+    with open(stages, "a") as out:
+        out.write("\n".join(lines) + "\n")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run when anything under ``~/.kube`` appeared or changed while it ran."""
+    """Fail the run when anything under ``~/.kube`` appeared or changed while it ran; record the stage times."""
+    _write_stages(session)
     existed, before = session.stash[_HOME_KUBE]
     home = Path.home()
     changes = home_kube_changes(before, home_kube_files(home))

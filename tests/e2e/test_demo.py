@@ -133,13 +133,20 @@ def test_busy_app_port_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_up_status_down_run_the_stack_in_the_background(tmp_path: Path) -> None:
-    app_port, ollama_port = free_port(), free_port()
-    env = _env(tmp_path, SNAP2PROD_PORT=str(app_port), SNAP2PROD_OLLAMA_PORT=str(ollama_port))
+    app_port, ollama_port, metrics_port = free_port(), free_port(), free_port()
+    env = _env(
+        tmp_path,
+        SNAP2PROD_PORT=str(app_port),
+        SNAP2PROD_OLLAMA_PORT=str(ollama_port),
+        SNAP2PROD_METRICS_PORT=str(metrics_port),
+    )
     up = subprocess.run([*SNAP2PROD, "up"], env=env, text=True, capture_output=True, timeout=300)
     assert up.returncode == 0, up.stdout + up.stderr
     assert f"http://localhost:{app_port}" in up.stdout + up.stderr
-    assert "metrics: http://localhost:" in up.stdout + up.stderr or "metrics: not served: port" in up.stdout + up.stderr
+    assert f"metrics: http://localhost:{metrics_port}/metrics" in up.stdout + up.stderr
     try:
+        served = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+        assert served.status_code == 200 and "# TYPE snap2prod_" in served.text, served.text[:300]
         status = subprocess.run([*SNAP2PROD, "status"], env=env, text=True, capture_output=True, timeout=60)
         lines = (status.stdout + status.stderr).splitlines()
         assert any(line.startswith("ollama") and "healthy" in line and "NOT" not in line for line in lines), lines

