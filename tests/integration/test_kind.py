@@ -1,10 +1,13 @@
 """A real KIND cluster on podman, offline, and `promote --to kind` onto it, in the order an operator goes.
 
-`kind up` builds the node image from an empty node-image cache (removed first when no cluster runs) and the node
-becomes Ready; a second `up` changes nothing. Then `promote --to kind` for real: images by digest from the local
-registry, models pulled from its mirror by the init container, probes by a real kubelet, verify through a port-forward,
-helm test inference — from nothing, again (a no-op), an upgrade adding a model, and a
-digest the mirror does not serve, rolled back. Last, `kind down` leaves no container, volume or network.
+The cluster is the run's one KIND cluster (tests/integration/conftest.py `kind_cluster`): `kind up` used the node
+image of the toolchain's current content key, built when it was missing, and the nodes became Ready; a second `up`
+changes nothing. Then `promote --to kind` for real on the control plane: images by digest from the local registry,
+models pulled from its mirror by the init container, probes by a real kubelet, verify through a port-forward, helm
+test inference — from nothing, again (a no-op), an upgrade adding a model, a digest the mirror does not serve
+(stopped at the init container's second failure and rolled back), and a failed first install (removed). The
+module's release is uninstalled at its end (the production rehearsal of test_kind_gpu needs the node port), and
+test_kind_gpu's last test checks that `kind down` leaves no container, volume or network.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from playwright.sync_api import Page, expect, sync_playwright
 
 from app.gateway import OllamaGateway
@@ -33,9 +37,10 @@ from scripts.processes import free_port
 from scripts.promote import verify
 from tests.e2e.conftest import CHROMIUM_ARGS
 from tests.e2e.test_page_browser import VIDEO_PLAYING, write_y4m
+from tests.kind_cluster import KIND_GPUS, KIND_NAME, KindRun, node_images
 from tests.kube import wait_for
 
-NAME = "snap2prod"
+NAME = KIND_NAME
 
 
 def _kubectl(*args: str) -> str:
@@ -43,27 +48,29 @@ def _kubectl(*args: str) -> str:
     return subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60).stdout
 
 
-def _node_images() -> list[str]:
-    out = podman.run(["images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={nodeimage.NODE_REPO}"])
-    return [line for line in out.splitlines() if line.strip()]
-
-
 @pytest.fixture(scope="module")
-def up() -> Iterator[cluster.UpResult]:
-    """`kind up` from an empty node-image cache (the image is removed first when no cluster runs)."""
-    if NAME not in cluster.clusters():
-        for ref in _node_images():
-            podman.run(["rmi", "-f", ref], check=False)
-    yield cluster.up(NAME)
+def up(kind_cluster: KindRun) -> Iterator[cluster.UpResult]:
+    """The shared cluster; this module's release goes at its end, so the node port is free for the next module."""
+    yield kind_cluster.up
+    helm = [str(toolchain.binary("helm")), "--kubeconfig", str(kind_cluster.up.kubeconfig)]
+    subprocess.run([*helm, "uninstall", "snap2prod", "-n", NAMESPACE, "--wait"], capture_output=True, check=False)
+    subprocess.run([*cluster.kubectl(NAME), "delete", "namespace", NAMESPACE, "--wait=false"], capture_output=True)
 
 
-def test_kind_up_builds_the_node_image_and_the_node_becomes_ready(up: cluster.UpResult) -> None:
-    assert up.image.startswith(nodeimage.NODE_REPO)
+def test_kind_up_uses_the_node_image_of_the_current_key_built_when_missing_and_the_nodes_become_ready(
+    kind_cluster: KindRun, up: cluster.UpResult
+) -> None:
+    assert up.image.startswith(f"{nodeimage.NODE_REPO}:v{toolchain.KUBERNETES_VERSION}-")
+    if up.image not in kind_cluster.node_images_before:  # missing before `kind up`: it was built, and is here now
+        assert up.image in node_images()
+    again = nodeimage.ensure()  # the inputs' content key names the image the cluster runs, and it is cached
+    assert (again.ref, again.cached) == (up.image, True)
     nodes = json.loads(_kubectl("get", "nodes", "-o", "json"))["items"]
-    assert len(nodes) == 1
-    ready = {c["type"]: c["status"] for c in nodes[0]["status"]["conditions"]}["Ready"]
-    assert ready == "True"
-    assert nodes[0]["status"]["nodeInfo"]["kubeletVersion"] == f"v{toolchain.KUBERNETES_VERSION}"
+    assert sorted(n["metadata"]["name"] for n in nodes) == [f"{NAME}-control-plane", f"{NAME}-worker"]
+    for node in nodes:
+        ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
+        assert ready == "True"
+        assert node["status"]["nodeInfo"]["kubeletVersion"] == f"v{toolchain.KUBERNETES_VERSION}"
 
 
 def test_the_kubeconfig_is_explicit(up: cluster.UpResult) -> None:
@@ -97,7 +104,7 @@ def test_the_control_plane_runs_the_images_kubeadm_names(up: cluster.UpResult) -
 
 def test_a_second_kind_up_changes_nothing(up: cluster.UpResult) -> None:
     node_id = podman.run(["container", "inspect", "--format", "{{.Id}}", f"{NAME}-control-plane"]).strip()
-    again = cluster.up(NAME)
+    again = cluster.up(NAME, gpus=KIND_GPUS)
     assert not again.created
     assert podman.run(["container", "inspect", "--format", "{{.Id}}", f"{NAME}-control-plane"]).strip() == node_id
 
@@ -345,7 +352,11 @@ def test_a_failed_first_install_is_removed(
 ) -> None:
     namespace = f"snap2prod-first-{uuid.uuid4().hex[:6]}"
     bad = _bogus_lock(lock_dir, tmp_path, text_model)
-    code, report = _promote(up, bad, ollama_host, tmp_path, "--from-lock", "-n", namespace)
+    # beside the module's release: no second node port, and an Ollama small enough for the node's CPU left
+    beside = tmp_path / "beside.yaml"
+    small = {"app": {"service": {"type": "ClusterIP"}}, "ollama": {"resources": {"requests": {"cpu": "50m"}}}}
+    beside.write_text(yaml.safe_dump(small))
+    code, report = _promote(up, bad, ollama_host, tmp_path, "--from-lock", "-n", namespace, "-f", str(beside))
     try:
         assert code == 6, report
         assert report["outcome"] == "RolloutFailed" and report["previous_revision"] is None
@@ -399,14 +410,3 @@ def test_keynote_mode_runs_the_app_in_kind_against_this_machines_ollama(
         assert caption.split(" · ")[1] in loaded, (caption, loaded)
     finally:
         ollama_server.stop(state)
-
-
-def test_kind_down_leaves_no_container_volume_or_network(up: cluster.UpResult) -> None:
-    assert cli.main(["kind", "down"]) == 0
-    containers = podman.run(["ps", "-a", "--format", "{{.Names}}"]).split()
-    assert not [c for c in containers if c.startswith(NAME) or c in local.CONTAINERS]
-    volumes = podman.run(["volume", "ls", "--format", "{{.Name}}"]).split()
-    assert local.VOLUME not in volumes and f"{NAME}-control-plane" not in volumes
-    assert not podman.exists("network", local.NETWORK)
-    assert not cluster.kubeconfig_path(NAME).exists()
-    assert NAME not in cluster.clusters()
