@@ -45,7 +45,8 @@ format: venv
 	@$(BIN)/ruff format .
 
 # pytest exits 5 when it collected no tests: that is a failure here, never a pass. Each stage's seconds go to a
-# temporary file (the tests add one line per test directory, tests/conftest.py) printed as a summary at the end.
+# temporary file (the tests add one line per test directory, tests/conftest.py); bench/suite.py prints them at the
+# end and keeps them as this machine's last run (`python -m bench.suite record LABEL` files it for the README).
 test:
 	@set +e; stages=$$(mktemp); export SNAP2PROD_STAGES=$$stages; \
 	for stage in venv lint toolchain; do \
@@ -53,9 +54,7 @@ test:
 	  echo "$$stage $$(( $$(date +%s) - t ))" >> $$stages; \
 	done; \
 	echo "== tests"; $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
-	echo "== time per stage (s)"; \
-	awk '{printf "  %-24s %6d\n", $$1, $$2; total += $$2} END {printf "  %-24s %6d\n", "total", total}' $$stages; \
-	rm -f $$stages; \
+	$(BIN)/python -m bench.suite summary "$$stages" "$$rc"; rm -f $$stages; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 bench: venv toolchain

@@ -117,6 +117,11 @@ def _write_stages(session: pytest.Session) -> None:
     wall = time.monotonic() - session.stash[_STARTED]
     lines = [f"{d} {round(s)}" for d, s in sorted(_SECONDS_PER_DIRECTORY.items())]
     lines.append(f"pytest-collection-etc {round(max(0.0, wall - sum(_SECONDS_PER_DIRECTORY.values())))}")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    stats = reporter.stats if reporter is not None else {}
+    for outcome in ("passed", "failed", "error", "skipped"):
+        if stats.get(outcome):
+            lines.append(f"count {outcome} {len({r.nodeid for r in stats[outcome]})}")
     with open(stages, "a") as out:
         out.write("\n".join(lines) + "\n")
 
