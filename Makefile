@@ -27,8 +27,8 @@ venv: $(DEPS_STAMP)
 toolchain:
 	@$(PYTHON) -m scripts.toolchain
 
+# The demo builds only what it needs, when it needs it: no Ollama build when the person already has one.
 demo: venv
-	@$(PYTHON) -m scripts.toolchain --only demo
 	@$(BIN)/snap2prod demo
 
 down: venv

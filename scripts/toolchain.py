@@ -743,7 +743,7 @@ TOOLS: dict[str, Tool] = {
 }
 
 PROFILES: dict[str, tuple[str, ...]] = {
-    "demo": ("ollama", "smollm2"),
+    "demo": ("ollama", "smollm2"),  # what `make demo` needs on a machine without Ollama (it builds them on demand)
     "kind": (
         "podman",
         "kind",

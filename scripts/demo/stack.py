@@ -93,7 +93,6 @@ def run(*, foreground: bool = True) -> int:
     console.print("[bold]snap2prod demo[/bold]: starting Ollama…")
     handle = ollama_server.find_or_start(state)
     gateway = OllamaGateway(handle.host)
-    how = "started" if handle.started_here else "reusing"
     if foreground:
         signal.signal(signal.SIGTERM, _interrupt)  # `make down` or a service manager: stop like Ctrl-C
         # Ctrl-C stops the demo even when whatever started it ignores SIGINT (a shell's background job, some CI
@@ -101,7 +100,10 @@ def run(*, foreground: bool = True) -> int:
         signal.signal(signal.SIGINT, _interrupt)
     up = False
     try:  # from here on, any failure or Ctrl-C stops what this run started
-        console.print(f"  Ollama {gateway.version()} at {handle.host} ({how})")
+        version = gateway.version()
+        console.print(f"  Ollama {version} at {handle.host} ({handle.source})")
+        if warning := ollama_server.version_warning(version):
+            console.print(f"  [yellow]{warning}[/yellow]")
         ensure_models(gateway)
         url = start_streamlit(state, port, handle.host)
         console.print(f"\n[bold green]snap2prod is up:[/bold green] {url}   (Ctrl-C or `make down` stops it)")

@@ -16,6 +16,7 @@ from playwright.sync_api import Browser, expect
 from app.gateway import OllamaGateway
 from scripts import toolchain
 from scripts.demo import offline_models as bootstrap
+from scripts.demo import ollama_server
 from scripts.processes import free_port, port_in_use
 
 SNAP2PROD = [sys.executable, "-m", "scripts.cli"]
@@ -167,3 +168,62 @@ def test_offline_bootstrap_plans_a_text_and_a_synthetic_vision_model_and_says_so
     assert not plan.create_offline and not plan.create_synthetic_vision  # both exist in the shared cache
     assert "no real vision model is available offline" in plan.notice
     assert "snap2prod models pull moondream mistral" in plan.notice
+
+
+# --- a person who already has Ollama -------------------------------------------------------------------------
+
+
+def test_a_running_ollama_is_used_and_nothing_is_built(tmp_path: Path, ollama_host: str, vision_model: str) -> None:
+    """OLLAMA_HOST answers (the suite's Ollama, with the demo's models): an empty snap2prod cache stays without an
+    Ollama build, and the demo says which Ollama it uses and its version."""
+    cache = tmp_path / "empty-cache"
+    app_port = free_port()
+    env = _env(tmp_path, SNAP2PROD_PORT=str(app_port), SNAP2PROD_CACHE=str(cache), OLLAMA_HOST=ollama_host)
+    up = subprocess.run([*SNAP2PROD, "up"], env=env, text=True, capture_output=True, timeout=300)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        said = " ".join((up.stdout + up.stderr).split())
+        assert f"Ollama {toolchain.OLLAMA_VERSION} at {ollama_host} (yours, from OLLAMA_HOST)" in said, said
+        assert "snap2prod pins" not in said  # the pinned version: no warning
+    finally:
+        subprocess.run([*SNAP2PROD, "down"], env=env, capture_output=True, timeout=60)
+    assert not list((cache / "tools").glob("ollama-*"))
+
+
+def test_ollama_on_path_is_started_with_its_own_models_folder(tmp_path: Path) -> None:
+    """No Ollama answers, but `ollama` is on PATH: the demo starts that one, and the models land in its own folder
+    (~/.ollama/models of that person), not in snap2prod's cache."""
+    assert not port_in_use(11434), "something listens on 127.0.0.1:11434; this test needs the default port free"
+    bin_dir, home = tmp_path / "bin", tmp_path / "home"
+    bin_dir.mkdir()
+    home.mkdir()
+    (bin_dir / "ollama").symlink_to(toolchain.binary("ollama"))  # a real Ollama, installed somewhere of its own
+    app_port, ollama_port = free_port(), free_port()
+    env = _env(tmp_path, SNAP2PROD_PORT=str(app_port), SNAP2PROD_OLLAMA_PORT=str(ollama_port), HOME=str(home))
+    env["PATH"] = f"{bin_dir}:{env['PATH']}"
+    env["SNAP2PROD_CACHE"] = str(toolchain.cache_dir())  # HOME moved: the cache stays where the tools are
+    up = subprocess.run([*SNAP2PROD, "up"], env=env, text=True, capture_output=True, timeout=600)
+    try:
+        assert up.returncode == 0, up.stdout + up.stderr
+        said = " ".join((up.stdout + up.stderr).split())
+        host = f"http://127.0.0.1:{ollama_port}"
+        assert f"Ollama {toolchain.OLLAMA_VERSION} at {host} (yours, started from {bin_dir}/ollama)" in said, said
+        manifests = home / ".ollama" / "models" / "manifests"
+        made = sorted(p.relative_to(manifests).as_posix() for p in manifests.rglob("*") if p.is_file())
+        assert made == [
+            "registry.ollama.ai/snap2prod/smollm2/135m",
+            "registry.ollama.ai/snap2prod/smolvlm-synthetic/135m",
+        ]
+    finally:
+        down = subprocess.run([*SNAP2PROD, "down"], env=env, text=True, capture_output=True, timeout=60)
+    assert "ollama" in down.stdout + down.stderr
+    assert not port_in_use(ollama_port)
+
+
+def test_another_ollama_version_gets_one_plain_warning_naming_the_command_for_the_pinned_one() -> None:
+    assert ollama_server.version_warning("0.30.1", pinned="0.32.15") == (
+        "This Ollama is 0.30.1; snap2prod pins 0.32.15. The demo runs, but a lock taken from it cannot be promoted "
+        "as it is (the chart refuses a lock of another Ollama version). For the pinned Ollama: "
+        "`SNAP2PROD_OLLAMA=pinned make demo` (built once into ~/.cache/snap2prod, then started beside yours)."
+    )
+    assert ollama_server.version_warning("0.32.15", pinned="0.32.15") is None
