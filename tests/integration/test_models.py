@@ -57,13 +57,19 @@ def digest_of(gateway: OllamaGateway, name: str) -> str:
 
 
 def test_lock_pins_the_installed_catalog_models_by_default(
-    ollama_host: str, text_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    gateway: OllamaGateway, ollama_host: str, text_model: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out = run(["models", "lock", "--host", ollama_host, "--lock", str(tmp_path / "models.lock")], capsys)
+    """The server also holds a model the catalog does not name (a copy under a name of its own): it stays out."""
+    outside = "someone/not-in-the-catalog:1"
+    assert outside not in load_catalog().names
+    gateway.copy(text_model, outside)
+    try:
+        code, out = run(["models", "lock", "--host", ollama_host, "--lock", str(tmp_path / "models.lock")], capsys)
+    finally:
+        gateway.delete(outside)
     assert code == 0, out
     refs = [m.ref for m in read_lock(tmp_path / "models.lock").models]
-    assert text_model in refs
-    assert set(refs) <= set(load_catalog().names)
+    assert text_model in refs and outside not in refs
 
 
 def test_a_locked_entry_has_the_digest_size_and_capabilities_the_server_reports(

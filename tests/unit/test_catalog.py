@@ -8,6 +8,8 @@ import pytest
 
 from app.catalog import (
     DEFAULT_CATALOG,
+    Catalog,
+    CatalogEntry,
     GgufImport,
     Role,
     full_name,
@@ -82,6 +84,16 @@ def test_a_name_without_tag_finds_the_single_entry_of_that_model() -> None:
     catalog = load_catalog()
     assert catalog.get("llava").name == "llava:7b"
     assert catalog.get("snap2prod/smollm2").name == "snap2prod/smollm2:135m"
+
+
+def test_a_name_without_tag_that_fits_two_entries_finds_neither() -> None:
+    catalog = Catalog(
+        models=(
+            CatalogEntry(name="llava:7b", role=Role.CHAT, size_gb=1),
+            CatalogEntry(name="llava:13b", role=Role.CHAT, size_gb=1),
+        )
+    )
+    assert catalog.find("llava") is None
 
 
 def test_an_unknown_name_is_an_error_that_lists_the_known_ones() -> None:

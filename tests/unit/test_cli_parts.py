@@ -53,7 +53,12 @@ def test_the_digest_rule_is_the_schema_s() -> None:
     assert images.pinned("sha256:" + "a" * 64)
     assert not images.pinned("sha256:" + "A" * 64)
     assert not images.pinned("sha256:abc")
-    assert images.placeholders({"app": {"image": {"digest": images.PLACEHOLDER_DIGEST}}}) == ["app.image.digest"]
+
+
+def test_only_the_all_zero_digest_is_a_placeholder() -> None:
+    """The all-zero digest is the stand-in stacks/chart/values.yaml commits; a real digest is not one."""
+    values = {"app": {"image": {"digest": "sha256:" + "0" * 64}}, "ollama": {"image": {"digest": "sha256:" + "a" * 64}}}
+    assert images.placeholders(values) == ["app.image.digest"]
 
 
 def test_the_watch_queries_are_the_alert_expressions_without_thresholds() -> None:

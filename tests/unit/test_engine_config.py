@@ -34,11 +34,21 @@ def test_a_users_own_runtime_is_kept_and_reported() -> None:
 
 
 def test_merging_twice_changes_nothing(tmp_path: Path) -> None:
+    """The second run does not even rewrite the file: the same inode (a write replaces it) and mtime."""
     path = tmp_path / "containers.conf"
     assert engine_config.ensure(path) == []
-    first = path.read_text()
-    engine_config.ensure(path)
+    first, written = path.read_text(), path.stat()
+    assert engine_config.ensure(path) == []
     assert path.read_text() == first
+    assert (path.stat().st_ino, path.stat().st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
+
+
+def test_missing_names_the_keys_a_config_lacks_until_it_is_merged(tmp_path: Path) -> None:
+    path = tmp_path / "containers.conf"
+    assert engine_config.missing(path) == ["[containers] default_ulimits", "[engine] runtime"]
+    path.write_text('[engine]\nruntime = "crun"\n')
+    assert engine_config.missing(path) == ["[containers] default_ulimits"]
+    engine_config.ensure(path)
     assert engine_config.missing(path) == []
 
 

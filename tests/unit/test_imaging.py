@@ -132,12 +132,29 @@ def assert_colour(actual: tuple[int, ...], expected: tuple[int, ...], tolerance:
     assert max(abs(a - e) for a, e in zip(got, expected, strict=True)) <= tolerance, (got, expected)
 
 
+def shrunk(reference: U8, width: int, height: int) -> U8:
+    """``reference`` area-averaged down to ``width``×``height`` by Pillow, not by the OpenCV call the pipeline uses."""
+    resized = Image.fromarray(np.ascontiguousarray(reference)).resize((width, height), Image.Resampling.BOX)
+    return np.asarray(resized)
+
+
 def assert_looks_like(result: PreparedImage, reference: U8, tolerance: float = 10.0) -> None:
     """The sent picture equals the upright reference shrunk to the sent size, up to JPEG loss."""
     sent = sent_pixels(result).astype(np.float32)
-    expected = cv2.resize(reference, (result.sent_width, result.sent_height), interpolation=cv2.INTER_AREA)
+    expected = shrunk(reference, result.sent_width, result.sent_height)
     error = float(np.abs(sent - expected.astype(np.float32)).mean())
     assert error <= tolerance, f"mean abs difference {error:.1f} levels"
+
+
+def assert_fits(original: tuple[int, int], sent: tuple[int, int], native: int) -> None:
+    """The sizing rule, stated here rather than taken from ``fit_long_side``: the long side becomes ``native`` (or
+    stays, when it is shorter already), and each side is the exactly scaled side rounded to a whole pixel (at
+    least one)."""
+    (width, height), (sent_w, sent_h) = original, sent
+    scale = min(1.0, native / max(width, height))
+    assert max(sent_w, sent_h) == min(native, max(width, height)), (original, sent, native)
+    assert abs(sent_w - max(1.0, width * scale)) <= 0.5, (original, sent, native)
+    assert abs(sent_h - max(1.0, height * scale)) <= 0.5, (original, sent, native)
 
 
 def reject(data: bytes, **kwargs: object) -> ImageRejected:
@@ -189,10 +206,13 @@ def test_a_portrait_picture_keeps_its_aspect_ratio() -> None:
     assert (result.sent_width, result.sent_height) == (202, 336)
 
 
-@pytest.mark.parametrize("native", [336, 378, 672])
-def test_the_native_size_is_an_argument_per_model(native: int) -> None:
+@pytest.mark.parametrize(("native", "size"), [(336, (336, 252)), (560, (560, 420)), (672, (672, 504))])
+def test_the_native_size_is_an_argument_per_model(native: int, size: tuple[int, int]) -> None:
+    """2000×1500 is 4:3, so the short side is three quarters of the native size (worked out by hand)."""
     result = prepare(jpeg(pattern(2000, 1500)), native)
-    assert max(result.sent_width, result.sent_height) == native
+    assert (result.sent_width, result.sent_height) == size
+    for got, want in zip(quadrant_colours(sent_pixels(result)), [RED, GREEN, BLUE, WHITE], strict=True):
+        assert_colour(got, want)
 
 
 def test_a_picture_smaller_than_the_native_size_is_never_upscaled() -> None:
@@ -776,9 +796,7 @@ def assert_consistent(result: PreparedImage) -> None:
     """The JPEG really is what the report says, at the size the rules give."""
     sent = sent_pixels(result)
     assert sent.shape == (result.sent_height, result.sent_width, 3)
-    assert (result.sent_width, result.sent_height) == fit_long_side(
-        result.original_width, result.original_height, NATIVE
-    )
+    assert_fits((result.original_width, result.original_height), (result.sent_width, result.sent_height), NATIVE)
     assert result.sent_bytes == len(result.jpeg)
 
 
@@ -868,8 +886,22 @@ def test_any_exif_block_yields_an_orientation_from_1_to_8(tiff: bytes) -> None:
 @given(st.integers(1, 100_000), st.integers(1, 100_000), st.integers(1, 4096))
 def test_fitting_never_upscales_and_keeps_the_aspect_ratio(width: int, height: int, native: int) -> None:
     """Each side is the exact scaled side rounded to a whole pixel (never below one pixel)."""
-    w, h = fit_long_side(width, height, native)
-    scale = min(1.0, native / max(width, height))
-    assert max(w, h) == min(native, max(width, height))
-    assert abs(w - width * scale) <= 0.5 or w == 1
-    assert abs(h - height * scale) <= 0.5 or h == 1
+    assert_fits((width, height), fit_long_side(width, height, native), native)
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "native", "fitted"),
+    [
+        (4000, 3000, 672, (672, 504)),  # 3000 * 672 / 4000 = 504
+        (3000, 4000, 672, (504, 672)),
+        (1920, 1080, 378, (378, 213)),  # 1080 * 378 / 1920 = 212.625
+        (600, 1000, 336, (202, 336)),  # 600 * 336 / 1000 = 201.6
+        (5000, 10, 100, (100, 1)),  # 10 * 100 / 5000 = 0.2: never below one pixel
+        (672, 500, 672, (672, 500)),  # the long side is the native size already
+        (100, 50, 378, (100, 50)),  # smaller than the native size: never upscaled
+    ],
+)
+def test_fitting_gives_the_sizes_worked_out_by_hand(
+    width: int, height: int, native: int, fitted: tuple[int, int]
+) -> None:
+    assert fit_long_side(width, height, native) == fitted

@@ -11,16 +11,32 @@ import pytest
 
 from app import catalog as cat
 from app.camera import Frame
-from app.catalog import load_catalog
+from app.catalog import Catalog, CatalogEntry, Role, load_catalog
 from app.describe import Metrics
 from app.history import History
-from app.imaging import prepare
+from app.imaging import PreparedImage
 from app.session import PageState, Picture
 from tests.conftest import jpeg_bytes
 
+DISC = (20, 40, 220)
+"""BGR of the filled disc ``jpeg_bytes`` draws at the centre of every test picture."""
+
+
+def centre_colour(image: PreparedImage) -> tuple[int, ...]:
+    """The centre pixel of the JPEG that would be sent, decoded again."""
+    sent = cv2.imdecode(np.frombuffer(image.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert sent is not None, "the prepared bytes are not a JPEG"
+    return tuple(int(v) for v in sent[sent.shape[0] // 2, sent.shape[1] // 2])
+
+
+def assert_near(colour: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 40) -> None:
+    assert max(abs(a - e) for a, e in zip(colour, expected, strict=True)) <= tolerance, (colour, expected)
+
 
 def test_only_a_synthetic_model_gets_the_synthetic_note() -> None:
-    assert cat.model_note("snap2prod/smolvlm-synthetic:135m") == cat.SYNTHETIC_NOTE
+    assert cat.model_note("snap2prod/smolvlm-synthetic:135m") == (
+        "A synthetic model with random weights: the picture path is real, its words are not."
+    )
     assert cat.model_note("moondream:latest") == ""
     assert cat.model_note("synthetic-host:5000/ns/llava:7b") == ""  # a registry's name is not the model's
 
@@ -34,10 +50,20 @@ def test_follow_ups_default_to_a_registry_chat_model_else_the_describing_model()
 
 
 def test_pullable_models_are_the_registry_ones_not_installed_in_catalog_order() -> None:
-    catalog = load_catalog()
-    offered = cat.pullable(catalog, ["llava:7b"])
-    assert "llava:7b" not in offered and "snap2prod/smollm2:135m" not in offered
-    assert offered == [e.name for e in catalog.models if e.name != "llava:7b" and not e.modelfile]
+    """One entry must go for being installed, one for coming from a Modelfile, and the two that stay are not in
+    alphabetical order: dropping any of the three rules changes the list."""
+    catalog = Catalog(
+        models=(
+            CatalogEntry(name="zeta:1", role=Role.CHAT, size_gb=1),
+            CatalogEntry(name="local:1", role=Role.CHAT, size_gb=1, modelfile="local.Modelfile"),
+            CatalogEntry(name="beta:1", role=Role.CHAT, size_gb=1),
+            CatalogEntry(name="alpha:1", role=Role.CHAT, size_gb=1),
+        )
+    )
+    assert cat.pullable(catalog, ["beta:1"]) == ["zeta:1", "alpha:1"]
+
+
+def test_without_a_catalog_nothing_is_pullable() -> None:
     assert cat.pullable(None, []) == []
 
 
@@ -56,14 +82,19 @@ def test_only_a_loopback_registry_is_pulled_over_plain_http(name: str, insecure:
 
 
 def test_a_picture_is_prepared_from_the_bytes_as_taken_once_per_size() -> None:
+    """1280×720 is 16:9: 224 on the long side gives 224×126, 336 gives 336×189 (worked out by hand)."""
     raw = jpeg_bytes(1280, 720, seed=7)
     picture = Picture("upload", data=raw)
     first = picture.prepare(224)
-    assert first.jpeg == prepare(raw, 224).jpeg and first.original_bytes == len(raw)
+    assert (first.original_width, first.original_height, first.original_bytes) == (1280, 720, len(raw))
+    assert (first.sent_width, first.sent_height) == (224, 126)
+    assert_near(centre_colour(first), DISC)
     assert picture.prepare(224) is first
     assert picture.again().prepare(224) is first and picture.again().source == "again: upload"
     assert picture.again().again().source == "again: upload"
-    assert picture.prepare(336).jpeg == prepare(raw, 336).jpeg
+    second = picture.prepare(336)
+    assert (second.sent_width, second.sent_height) == (336, 189)
+    assert_near(centre_colour(second), DISC)
 
 
 def test_a_host_camera_frame_goes_through_frame_prepare_without_a_jpeg_round_trip() -> None:
@@ -71,8 +102,9 @@ def test_a_host_camera_frame_goes_through_frame_prepare_without_a_jpeg_round_tri
     frame = Frame(image, seq=3, at=time.monotonic())
     picture = Picture("host camera 0", frame=frame)
     prepared = picture.prepare(224)
-    assert prepared.jpeg == frame.prepare(224).jpeg
     assert prepared.original_bytes == 800 * 600 * 3 and prepared.format == "frame"
+    assert (prepared.sent_width, prepared.sent_height) == (224, 168)  # 600 * 224 / 800
+    assert_near(centre_colour(prepared), DISC)
     assert picture.digest != Picture("host camera 0", frame=Frame(image, seq=4, at=frame.at)).digest
 
 
