@@ -63,16 +63,17 @@ def up_command(
 
 
 @app.command("down")
-def down_command(name: str = typer.Option("snap2prod", "--name")) -> None:
+def down_command(name: str | None = NameOption) -> None:
     """Remove the cluster and every container, volume and network `up` made."""
     removed = cluster.down(name)
     console.print("removed: " + ", ".join(removed) if removed else "nothing to remove", highlight=False)
 
 
 @app.command("status")
-def status_command(name: str = typer.Option("snap2prod", "--name")) -> None:
+def status_command(name: str | None = NameOption) -> None:
     """Whether the cluster exists, was made by snap2prod, has a Ready node, and the registry runs."""
     s = cluster.status(name)
+    name = s.name
     if not s.exists:
         console.print(f"no kind cluster {name} (start it: `snap2prod kind up`)")
         raise typer.Exit(1)

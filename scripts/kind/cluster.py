@@ -100,6 +100,11 @@ def clusters() -> list[str]:
     return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
 
+def default_name(path: Path = KIND_CONFIG) -> str:
+    """The cluster's name when none is given: the one stacks/local/kind.yaml names (up, down and status agree)."""
+    return str(load_config(path).get("name") or "snap2prod")
+
+
 def load_config(path: Path = KIND_CONFIG) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text())
@@ -217,7 +222,7 @@ def up(
     spec = gpu.shape(gpus, gpu_product, mig, gpu_memory_mib)  # bad flags fail before anything is touched
     podman.podman_path()  # a clear error when there is no container engine
     base = load_config(config_path)
-    name = name or str(base.get("name") or "snap2prod")
+    name = name or default_name(config_path)
     log = _log(name)
     record = read_record(name)
     existing = name in clusters()
@@ -369,9 +374,10 @@ def _wait_for_network_policies(name: str, log: Path) -> None:
         )
 
 
-def down(name: str = "snap2prod") -> list[str]:
+def down(name: str | None = None) -> list[str]:
     """Remove the cluster, then the registry containers and volume and the kind network (when we made it) unless
     another cluster we made still uses them."""
+    name = name or default_name()
     log = _log(name)
     record = read_record(name)
     removed: list[str] = []
@@ -419,7 +425,8 @@ class Status:
     gpu: str = "no GPUs"
 
 
-def status(name: str = "snap2prod") -> Status:
+def status(name: str | None = None) -> Status:
+    name = name or default_name()
     exists = name in clusters()
     record = read_record(name)
     ours = exists and record is not None

@@ -27,6 +27,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from app.gateway import OllamaGateway
 from app.lock import Lock, pin, read_lock, write_lock
+from bench import kind as kind_bench
 from scripts import cli, toolchain
 from scripts.demo import ollama_server
 from scripts.kind import cluster, nodeimage, podman
@@ -118,7 +119,6 @@ def test_status_reports_a_ready_node_and_the_registry(up: cluster.UpResult) -> N
 NAMESPACE = "snap2prod-kind-test"
 TIMEOUT = "900"
 KEYNOTE = STACKS / "local" / "values-keynote.yaml"
-APP_NODE_PORT = 30851  # stacks/local/values.yaml: app.service.nodePort
 PAGE_TIMEOUT_MS = 180_000
 
 
@@ -199,15 +199,6 @@ def test_promote_again_changes_nothing(up: cluster.UpResult, ollama_host: str, l
     assert report["verify"]["helm_test"].startswith(f"passed for revision {report['revision']} when it was rolled")
 
 
-def _page_url() -> str:
-    """Where stacks/local/kind.yaml maps the app Service's NodePort on this machine."""
-    for node in cluster.load_config()["nodes"]:
-        for m in node.get("extraPortMappings", []):
-            if m["containerPort"] == APP_NODE_PORT:
-                return f"http://{m.get('listenAddress', '127.0.0.1')}:{m['hostPort']}"
-    raise AssertionError(f"stacks/local/kind.yaml maps no port to the app's NodePort {APP_NODE_PORT}")
-
-
 @contextlib.contextmanager
 def _photo_on_the_kind_page(tmp_path: Path, ollama_url: str) -> Iterator[Page]:
     """Real Chromium with a fake camera on the page the app pod serves, once it names ``ollama_url``: Take Photo."""
@@ -220,7 +211,7 @@ def _photo_on_the_kind_page(tmp_path: Path, ollama_url: str) -> Iterator[Page]:
         )
         try:
             page = browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1000}).new_page()
-            page.goto(_page_url())
+            page.goto(kind_bench.page_url())
             expect(page.get_by_text(f"reachable at {ollama_url}")).to_be_visible(timeout=PAGE_TIMEOUT_MS)
             page.wait_for_function(VIDEO_PLAYING, timeout=PAGE_TIMEOUT_MS)
             page.get_by_role("button", name="Take Photo").click(timeout=PAGE_TIMEOUT_MS)

@@ -27,6 +27,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from app.gateway import OllamaGateway
 from app.lock import Lock, pin, write_lock
 from app.session import RESTARTED
+from bench import kind as kind_bench
 from scripts import cli, toolchain
 from scripts.gpu_shape import GPU_TAINT, gpu_labels
 from scripts.kind import cluster, gpu, podman
@@ -395,7 +396,7 @@ def _chromium(tmp_path: Path) -> Iterator[Callable[[], contextlib.AbstractContex
     its own) on the page the rehearsal's Service serves on the node port."""
     node = _get("node", f"{NAME}-control-plane")
     address = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
-    url = f"http://{address}:30851"  # stacks/prod/values-rehearsal.yaml: app.service.nodePort
+    url = f"http://{address}:{kind_bench.APP_NODE_PORT}"  # stacks/prod/values-rehearsal.yaml: app.service.nodePort
     camera = f"--use-file-for-fake-video-capture={write_y4m(tmp_path / 'camera.y4m')}"
     # a browser gives the camera only to a secure context: https, or localhost (where production's ingress and
     # stacks/local/kind.yaml put the page); the node's own address is neither, so this browser is told to trust it
