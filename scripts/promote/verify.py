@@ -24,12 +24,13 @@ from app.errors import RUNNER_KILLED
 from app.gateway import OllamaGateway
 from app.lock import Drift, Lock, compare
 from scripts import toolchain
+from scripts.promote.errors import PromoteError
 
 FORWARD_WAIT_S = 30.0
 
 
-class ForwardFailed(Exception):
-    """kubectl port-forward did not start; the message is kubectl's own."""
+class ForwardFailed(PromoteError):
+    """kubectl port-forward did not start; the message is kubectl's own (one of the CLI's errors: no traceback)."""
 
 
 def verify_models(gateway: OllamaGateway, lock: Lock) -> Drift:
