@@ -9,7 +9,7 @@ import streamlit as st
 
 from app import catalog as cat
 from app import describe as uc
-from app.errors import Snap2ProdError
+from app.errors import ModelCannotSeeImages, ModelNotFound, Snap2ProdError
 from app.history import Capture, History
 from app.imaging import PreparedImage
 from app.session import PageState, Picture
@@ -41,7 +41,7 @@ def render(res: Resources, state: PageState, status: Status) -> Choice:
     with left:
         choice = _inputs(res, state, status)
     with right:
-        _description(res, state, choice)
+        _description(res, state, status, choice)
     return choice
 
 
@@ -53,8 +53,12 @@ def _inputs(res: Resources, state: PageState, status: Status) -> Choice:
     custom = st.text_area("Your prompt", key="custom_prompt", disabled=preset != uc.CUSTOM, height=80)
     prompt = uc.prompt_text(preset, custom)
     model = ""
-    if state.vision_models:
-        model = st.selectbox("Vision model", state.vision_models, key="model") or ""
+    chosen = str(st.session_state.get("model") or "")
+    # A chosen model that went away (deleted, or its tag now a model that cannot see) stays chosen: the next picture
+    # says why it cannot be described, instead of going silently to another model.
+    options = state.vision_models + ([chosen] if chosen and chosen not in state.vision_models else [])
+    if options:
+        model = st.selectbox("Vision model", options, key="model") or ""
         if note := cat.model_note(model):
             st.caption(note)
     elif status.up:
@@ -75,26 +79,48 @@ def _inputs(res: Resources, state: PageState, status: Status) -> Choice:
     return Choice(model, prompt, picture, again)
 
 
-def _description(res: Resources, state: PageState, choice: Choice) -> None:
+def _description(res: Resources, state: PageState, status: Status, choice: Choice) -> None:
     picture = choice.picture
     is_new = picture is not None and picture.digest != state.described and not st.session_state.get("live")
     with st.container(key="description"):
         st.subheader("Description")
         if is_new and picture is not None and not choice.model:
             st.warning(PICTURE_BUT_NO_MODEL)
+        elif is_new and picture is not None and (gone := _gone(state, status, choice.model)):
+            state.described, state.last_picture = picture.digest, picture
+            st.error(str(gone))
+            _show_latest(state)
         elif is_new and picture is not None:
             state.described, state.last_picture = picture.digest, picture
             describe_now(res, state.history, picture, choice)
+        elif choice.again and state.last_picture is not None and (gone := _gone(state, status, choice.model)):
+            st.error(str(gone))
+            _show_latest(state)
         elif choice.again and state.last_picture is not None and choice.model:
             # From the picture as taken, so every model and every try starts from the same original.
             describe_now(res, state.history, state.last_picture.again(), choice)
-        elif state.history.latest is not None:
-            show_capture(state.history.latest)
         else:
-            st.caption("Take a picture or upload one; its description streams here.")
+            _show_latest(state)
     with st.container(key="metrics"):
         if state.history.latest is not None:
             show_metrics(state.history)
+
+
+def _show_latest(state: PageState) -> None:
+    if state.history.latest is not None:
+        show_capture(state.history.latest)
+    else:
+        st.caption("Take a picture or upload one; its description streams here.")
+
+
+def _gone(state: PageState, status: Status, model: str) -> Snap2ProdError | None:
+    """Why the chosen model cannot describe a picture any more (None when it can, or when the server did not answer
+    in this run: then describing says so): it is not installed, or it is but no longer sees."""
+    if not model or not status.up or model in state.vision_models:
+        return None
+    if model in {m.name for m in status.installed}:
+        return ModelCannotSeeImages(model)
+    return ModelNotFound(model)
 
 
 def describe_now(res: Resources, history: History, picture: Picture, choice: Choice) -> None:
