@@ -10,23 +10,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SHARED = "scripts (shared)"
+UI = "app.ui"
+COMMANDS = {"scripts.demo", "scripts.models", "scripts.sim", "scripts.promote", "scripts.kind"}
 ROOMS: dict[str, set[str]] = {
     "app": set(),
+    UI: {"app"},
     SHARED: {"app"},
     "scripts.demo": {"app", SHARED},
     "scripts.models": {"app", SHARED},
     "scripts.sim": {"app", SHARED},
     "scripts.kind": {"app", SHARED},
     "scripts.promote": {"app", SHARED, "scripts.models", "scripts.sim", "scripts.kind"},
-    "scripts.cli": {"app", SHARED, "scripts.demo", "scripts.models", "scripts.sim", "scripts.promote", "scripts.kind"},
+    "scripts.cli": {"app", SHARED, *COMMANDS},
+    "bench": {"app", SHARED, *COMMANDS},
 }
 """Each room and the rooms it may import (docs/ARCHITECTURE.md draws the same picture)."""
 
 
 def modules() -> dict[str, Path]:
-    """Every module of app/ and scripts/ by dotted name (a package by its own name)."""
+    """Every module of app/, scripts/ and bench/ by dotted name (a package by its own name)."""
     found = {}
-    for top in ("app", "scripts"):
+    for top in ("app", "scripts", "bench"):
         for path in sorted((ROOT / top).rglob("*.py")):
             parts = path.relative_to(ROOT).with_suffix("").parts
             found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
@@ -34,8 +38,13 @@ def modules() -> dict[str, Path]:
 
 
 def room(module: str) -> str:
-    """The room a module lives in: app, a command package, the CLI, or the shared modules of scripts/."""
+    """The room a module lives in: the vision core (app), the page (app/ui with the page's entry points), a command
+    package, the CLI, the benchmarks, or the shared modules of scripts/."""
     parts = module.split(".")
+    if parts[0] == "bench":
+        return "bench"
+    if module in ("app.ui", "app.streamlit_app", "app.serve") or module.startswith("app.ui."):
+        return UI
     if parts[0] == "app":
         return "app"
     if len(parts) >= 2 and (ROOT / "scripts" / parts[1]).is_dir():
@@ -66,14 +75,18 @@ def test_every_package_of_scripts_has_a_room() -> None:
     assert rooms <= ROOMS.keys(), f"new rooms {sorted(rooms - ROOMS.keys())}: say in ROOMS what they may import"
 
 
-def test_no_room_imports_a_room_above_it() -> None:
-    wrong = [
+def upward(edges: dict[str, set[str]]) -> list[str]:
+    """The imports of a room that its ROOMS entry does not allow."""
+    return [
         f"{name} ({room(name)}) imports {target} ({room(target)})"
-        for name, targets in graph().items()
+        for name, targets in edges.items()
         for target in sorted(targets)
         if room(target) != room(name) and room(target) not in ROOMS[room(name)]
     ]
-    assert wrong == []
+
+
+def test_no_room_imports_a_room_above_it() -> None:
+    assert upward(graph()) == []
 
 
 def test_another_command_package_is_used_through_its_face_or_its_library() -> None:
@@ -82,8 +95,8 @@ def test_another_command_package_is_used_through_its_face_or_its_library() -> No
         f"{name} imports {target}"
         for name, targets in graph().items()
         for target in sorted(targets)
-        if room(target) not in ("app", SHARED, room(name))
-        and room(name) != "scripts.cli"
+        if room(target) not in ("app", UI, SHARED, room(name))
+        and room(name) not in ("scripts.cli", "bench")
         and target != room(target)
         and not target.endswith(".library")
     ]
@@ -108,6 +121,15 @@ def test_there_is_no_import_circle() -> None:
         if name not in state:
             visit(name, [name])
     assert circles == []
+
+
+def test_the_vision_core_importing_the_page_or_the_cli_is_refused() -> None:
+    """app/ (the core) is the room below app/ui and below scripts/ and bench/: the rules flag such imports."""
+    edges = {"app.describe": {"app.ui.capture", "scripts.toolchain"}, "app.ui.capture": {"app.describe"}}
+    assert upward(edges) == [
+        "app.describe (app) imports app.ui.capture (app.ui)",
+        "app.describe (app) imports scripts.toolchain (scripts (shared))",
+    ]
 
 
 def test_the_rules_see_imports_inside_functions(tmp_path: Path) -> None:
