@@ -8,8 +8,7 @@
   Ollama.
 
 It needs the machine's KIND cluster name for itself: with a ``snap2prod`` cluster running it measures nothing and
-says so (``snap2prod kind down`` first); it leaves no cluster behind. The test suite's smoke run is the exception:
-it hands over the suite's own running cluster (``running``), on which only promote and the page TTFT are measured.
+says so (``snap2prod kind down`` first); it leaves no cluster behind.
 """
 
 from __future__ import annotations
@@ -158,10 +157,7 @@ def _ttft_pairs(runs: int, host: str, model: str, lock_path: Path) -> tuple[list
     return page_vs_raw(page_url(), picture, lambda: raw_ttft_ms(host, model, jpeg, prompt), runs)
 
 
-def run(runs: int = RUNS, ttft_runs: int = TTFT_RUNS, *, running: cluster.UpResult | None = None) -> BenchResult:
-    """All of P6 on clusters of its own; with ``running`` (the test suite's shared KIND cluster, for the smoke run),
-    promote and the page TTFT on that cluster only: `kind up` cold needs a cluster of its own to create each time,
-    and the suite proves `kind up` with the cluster it shares. What it installs there is uninstalled again."""
+def run(runs: int = RUNS, ttft_runs: int = TTFT_RUNS) -> BenchResult:
     title = "KIND: kind up cold/warm, promote --to kind cold/no-op, TTFT through the in-cluster page"
     target = (
         f"kind up cold ≤ {TARGET_UP_RATIO:g} × raw `kind create --wait` + the NetworkPolicy agent's rollout (the same "
@@ -169,7 +165,7 @@ def run(runs: int = RUNS, ttft_runs: int = TTFT_RUNS, *, running: cluster.UpResu
         f"≤ {TARGET_PROMOTE_RATIO:g} × raw helm, no-op ≤ {TARGET_NOOP_S:g} s; page TTFT ≤ host raw TTFT + "
         f"{TARGET_TTFT_OVERHEAD_MS:g} ms"
     )
-    if running is None and NAME in cluster.clusters():
+    if NAME in cluster.clusters():
         return BenchResult(
             id="P6",
             title=title,
@@ -179,37 +175,32 @@ def run(runs: int = RUNS, ttft_runs: int = TTFT_RUNS, *, running: cluster.UpResu
             summary=f"not measured: a KIND cluster {NAME} is running; `snap2prod kind down`, then `make bench`",
             notes="P6 creates and deletes the cluster it measures; it never touches one that runs.",
         )
-    up_times: dict[str, list[float]] | None = None
     with live_ollama() as (gateway, _), tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         model = ensure_vision_model(gateway)
         lock_path = write_lock(
             Lock(ollama_version=gateway.version(), models=tuple(pin(gateway, [model]))), root / "models.lock"
         )
-        if running is None:
-            try:
-                up_times = _up_pairs(runs, root)
-                up = cluster.up(NAME)
-                promote_times = _promote_pairs(runs, up, gateway.host, lock_path, root)
-                page_ms, raw_ms = _ttft_pairs(ttft_runs, gateway.host, model, lock_path)
-            finally:
-                cluster.down(NAME)
-        else:
-            try:
-                promote_times = _promote_pairs(runs, running, gateway.host, lock_path, root)
-                page_ms, raw_ms = _ttft_pairs(ttft_runs, gateway.host, model, lock_path)
-            finally:  # the page's release holds the node port the suite's next promotions use
-                cmd = [str(toolchain.binary("helm")), "--kubeconfig", str(running.kubeconfig), "uninstall", "snap2prod"]
-                subprocess.run([*cmd, "-n", "bench-page", "--wait"], capture_output=True, check=False, timeout=900)
+        try:
+            up_times = _up_pairs(runs, root)
+            up = cluster.up(NAME)
+            promote_times = _promote_pairs(runs, up, gateway.host, lock_path, root)
+            page_ms, raw_ms = _ttft_pairs(ttft_runs, gateway.host, model, lock_path)
+        finally:
+            cluster.down(NAME)
+    cold, warm, raw_up = (Spread.of(up_times[k]) for k in ("cold", "warm", "raw"))
+    up_ratio = paired_ratio(up_times["cold"], up_times["raw"])
+    up_by_hand = [r + w for r, w in zip(up_times["raw"], up_times["raw_policies"], strict=True)]
+    up_same_work, raw_policies = paired_ratio(up_times["cold"], up_by_hand), Spread.of(up_times["raw_policies"])
     p_cold, noop, raw_helm = (Spread.of(promote_times[k]) for k in ("cold", "noop", "raw"))
     promote_ratio = paired_ratio(promote_times["cold"], promote_times["raw"])
     by_hand = [r + t for r, t in zip(promote_times["raw"], promote_times["raw_test"], strict=True)]
     same_work, raw_test = paired_ratio(promote_times["cold"], by_hand), Spread.of(promote_times["raw_test"])
     page, raw_ttft = Spread.of(page_ms), Spread.of(raw_ms)
     overhead = Spread.of([p - r for p, r in zip(page_ms, raw_ms, strict=True)])
-    up_figures, up_summary, up_met = _up_result(up_times)
     met = (
-        up_met
+        up_same_work.median <= TARGET_UP_RATIO
+        and warm.median <= TARGET_WARM_S
         and promote_ratio.median <= TARGET_PROMOTE_RATIO
         and noop.median <= TARGET_NOOP_S
         and overhead.median <= TARGET_TTFT_OVERHEAD_MS
@@ -222,7 +213,12 @@ def run(runs: int = RUNS, ttft_runs: int = TTFT_RUNS, *, running: cluster.UpResu
         met=met,
         figures={
             "runs": runs,
-            **up_figures,
+            "kind up cold s": cold.median,
+            "raw kind create s": raw_up.median,
+            "up cold / raw": up_ratio.median,
+            "raw NetworkPolicy agent wait s": raw_policies.median,
+            "up cold / (raw + agent wait)": up_same_work.median,
+            "kind up warm s": warm.median,
             "first promote s": promote_times["first"][0],
             "promote cold s": p_cold.median,
             "raw helm --wait s": raw_helm.median,
@@ -236,7 +232,10 @@ def run(runs: int = RUNS, ttft_runs: int = TTFT_RUNS, *, running: cluster.UpResu
             "TTFT overhead ms": overhead.median,
         },
         summary=(
-            f"{up_summary}; promote cold {promote_ratio.text()} × raw helm ({p_cold.text('s')} vs "
+            f"kind up cold {up_ratio.text()} × raw kind create ({cold.text('s')} vs {raw_up.text('s')}), "
+            f"{up_same_work.text()} × the same work by hand (+ the NetworkPolicy agent's rollout "
+            f"{raw_policies.text('s')}), warm "
+            f"{warm.text('s')}; promote cold {promote_ratio.text()} × raw helm ({p_cold.text('s')} vs "
             f"{raw_helm.text('s')}), {same_work.text()} × the same work by hand (raw helm + helm test "
             f"{raw_test.text('s')}), no-op {noop.text('s')}; page TTFT +{overhead.text('ms')} over the host's "
             f"raw TTFT ({page.text('ms')} vs {raw_ttft.text('ms')})"
@@ -258,27 +257,3 @@ def run(runs: int = RUNS, ttft_runs: int = TTFT_RUNS, *, running: cluster.UpResu
             "picture and prompt sent to the host's Ollama."
         ),
     )
-
-
-def _up_result(up_times: dict[str, list[float]] | None) -> tuple[dict[str, float], str, bool]:
-    """The `kind up` figures, their summary and whether their targets are met (not measured: none, and not met)."""
-    if up_times is None:
-        return {}, "kind up not measured (a running cluster was given: the test suite's smoke run)", False
-    cold, warm, raw_up = (Spread.of(up_times[k]) for k in ("cold", "warm", "raw"))
-    up_ratio = paired_ratio(up_times["cold"], up_times["raw"])
-    up_by_hand = [r + w for r, w in zip(up_times["raw"], up_times["raw_policies"], strict=True)]
-    up_same_work, raw_policies = paired_ratio(up_times["cold"], up_by_hand), Spread.of(up_times["raw_policies"])
-    figures = {
-        "kind up cold s": cold.median,
-        "raw kind create s": raw_up.median,
-        "up cold / raw": up_ratio.median,
-        "raw NetworkPolicy agent wait s": raw_policies.median,
-        "up cold / (raw + agent wait)": up_same_work.median,
-        "kind up warm s": warm.median,
-    }
-    summary = (
-        f"kind up cold {up_ratio.text()} × raw kind create ({cold.text('s')} vs {raw_up.text('s')}), "
-        f"{up_same_work.text()} × the same work by hand (+ the NetworkPolicy agent's rollout "
-        f"{raw_policies.text('s')}), warm {warm.text('s')}"
-    )
-    return figures, summary, up_same_work.median <= TARGET_UP_RATIO and warm.median <= TARGET_WARM_S

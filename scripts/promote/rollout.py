@@ -154,56 +154,6 @@ def counts(api: KubeClient, namespace: str, release: str) -> PodCounts:
     return PodCounts(len(pods), sum(1 for p in pods if p.spec.node_name), ready)
 
 
-FAILURES_FOR_GOOD = 2
-"""An init container that exited non-zero this many times in a row is not going to succeed: the kubelet retries it
-with a growing back-off until Helm's timeout (minutes) while the old release is already replaced. A transient
-failure gets one retry."""
-
-
-def _failures(status: Any) -> int:
-    """How many times in a row this init container has exited non-zero (0 while it has not failed)."""
-    now = status.state.terminated if status.state else None
-    last = status.last_state.terminated if status.last_state else None
-    restarts = int(status.restart_count)
-    if now is not None:
-        return restarts + 1 if now.exit_code != 0 else 0
-    if last is not None and last.exit_code != 0:
-        running = bool(status.state and status.state.running)
-        return restarts + (0 if running else 1)
-    return 0
-
-
-def init_failed_for_good(api: KubeClient, namespace: str, release: str) -> str | None:
-    """Which init container of the release failed for good, with the error lines of its log; None if none did."""
-    from kubernetes import client
-    from kubernetes.client.exceptions import ApiException
-
-    for pod in release_pods(api, namespace, release):
-        for status in (pod.status.init_container_statuses if pod.status else None) or []:
-            failures = _failures(status)
-            if failures < FAILURES_FOR_GOOD:
-                continue
-            exited = status.state.terminated or status.last_state.terminated
-            try:
-                log = client.CoreV1Api(api).read_namespaced_pod_log(
-                    pod.metadata.name,
-                    namespace,
-                    container=status.name,
-                    previous=status.state.terminated is None,
-                    tail_lines=20,
-                    _request_timeout=10,
-                )
-            except ApiException:
-                log = ""
-            lines = [line for line in str(log).splitlines() if "error" in line.lower()] or str(log).splitlines()
-            said = "\n  ".join(lines[-4:])
-            return (
-                f"init container {status.name} of pod {pod.metadata.name} exited with code {exited.exit_code} "
-                f"{failures} times in a row; stopped waiting for it" + (f". Its log:\n  {said}" if said else "")
-            )
-    return None
-
-
 def ensure_namespace(api: KubeClient, namespace: str) -> bool:
     """Create the namespace enforcing Pod Security `restricted` (True), or leave an existing one as it is (False)."""
     from kubernetes import client
@@ -232,8 +182,7 @@ def install(
     on_progress: Callable[[str], None],
 ) -> int:
     """`helm upgrade --install --rollback-on-failure --wait` through pyhelm3, reporting pod counts while it runs.
-    Returns the new revision; raises PromoteError with Helm's message when it failed (Helm rolled back), or at once
-    when an init container failed for good (Helm is stopped; the caller rolls back or removes the release)."""
+    Returns the new revision; raises PromoteError with Helm's message when it failed (Helm rolled back)."""
     from pyhelm3 import errors
 
     logging.getLogger("pyhelm3").setLevel(logging.ERROR)  # it logs the failed command line; the error says it all
@@ -256,14 +205,6 @@ def install(
         while not task.done():
             with contextlib.suppress(Exception):  # the namespace may not exist yet; progress is best effort
                 on_progress(str(await asyncio.to_thread(counts, api, namespace, release)))
-            failed: str | None = None
-            with contextlib.suppress(Exception):
-                failed = await asyncio.to_thread(init_failed_for_good, api, namespace, release)
-            if failed:
-                task.cancel()  # pyhelm3 terminates Helm and waits for it to exit
-                with contextlib.suppress(BaseException):
-                    await task
-                raise PromoteError(failed)
             await asyncio.wait({task}, timeout=0.5)
         return int(task.result()["version"])
 

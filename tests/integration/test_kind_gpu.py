@@ -1,13 +1,11 @@
 """`kind up --gpus 2`: a KIND cluster whose worker looks like a GPU node to the scheduler and runs pods on CPU.
 
-The cluster is the run's one KIND cluster (tests/integration/conftest.py `kind_cluster`). The worker reports
-`nvidia.com/gpu: 2`, carries the GFD labels and the GPU taint; RuntimeClass `nvidia` is runc; a pod shaped like the
-production Ollama pod (runtimeClassName, toleration, GFD node selector, a GPU limit) becomes Running there. The
-shape is part of the cluster: the same one is reused, another one is refused.
+The worker reports `nvidia.com/gpu: 2`, carries the GFD labels and the GPU taint; RuntimeClass `nvidia` is runc;
+a pod shaped like the production Ollama pod (runtimeClassName, toleration, GFD node selector, a GPU limit)
+becomes Running there. The shape is part of the cluster: the same one is reused, another one is refused.
 
 Then the production rehearsal: `promote --to kind --rehearse-prod` puts production's values on that worker, with
 real inference in the helm test, three app replicas and their budget, and Pod Security `restricted` enforced.
-Last (the run's last KIND test), `kind down` leaves no container, volume or network.
 """
 
 from __future__ import annotations
@@ -27,18 +25,15 @@ from playwright.sync_api import Page, expect, sync_playwright
 from app.gateway import OllamaGateway
 from app.lock import Lock, pin, write_lock
 from app.session import RESTARTED
-from bench import kind as kind_bench
 from scripts import cli, toolchain
 from scripts.gpu_shape import GPU_TAINT, gpu_labels
-from scripts.kind import cluster, gpu, podman
-from scripts.kind import registry as local
+from scripts.kind import cluster, gpu
 from tests.conftest import jpeg_bytes
 from tests.e2e.conftest import CHROMIUM_ARGS
 from tests.e2e.test_page_browser import VIDEO_PLAYING, write_y4m
-from tests.kind_cluster import KIND_GPUS, KIND_NAME, KindRun
 from tests.kube import wait_for
 
-NAME = KIND_NAME
+NAME = "snap2prod-gpu"
 POD = "gpu-shaped"
 
 
@@ -52,8 +47,21 @@ def _get(*args: str) -> Any:
 
 
 @pytest.fixture(scope="module")
-def up(kind_cluster: KindRun) -> cluster.UpResult:
-    return kind_cluster.up
+def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """stacks/local/kind.yaml without host ports: the `snap2prod` cluster of test_kind.py may hold them."""
+    data = yaml.safe_load(cluster.KIND_CONFIG.read_text())
+    data["nodes"][0].pop("extraPortMappings")
+    path = tmp_path_factory.mktemp("kind-gpu") / "kind.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def up(config: Path) -> Iterator[cluster.UpResult]:
+    try:
+        yield cluster.up(NAME, config_path=config, gpus=2)
+    finally:
+        cluster.down(NAME)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +75,7 @@ def worker(up: cluster.UpResult) -> dict[str, Any]:
 def test_the_worker_advertises_two_gpus_with_the_gfd_labels_and_the_taint(
     up: cluster.UpResult, worker: dict[str, Any]
 ) -> None:
-    assert up.gpu is not None
+    assert up.created and up.gpu is not None
     assert worker["status"]["allocatable"]["nvidia.com/gpu"] == "2"
     labels = worker["metadata"]["labels"]
     assert {k: labels.get(k) for k in gpu_labels(up.gpu)} == gpu_labels(up.gpu)
@@ -116,17 +124,15 @@ def _running() -> dict[str, Any] | None:
     return pod if pod["status"].get("phase") == "Running" else None
 
 
-def test_a_second_up_with_the_same_shape_changes_nothing(up: cluster.UpResult) -> None:
-    again = cluster.up(NAME, gpus=KIND_GPUS)
+def test_a_second_up_with_the_same_shape_changes_nothing(up: cluster.UpResult, config: Path) -> None:
+    again = cluster.up(NAME, config_path=config, gpus=2)
     assert not again.created
     assert cluster.status(NAME).gpu == "2 × NVIDIA-A100-SXM4-80GB (nvidia.com/gpu: 2)"
 
 
-def test_up_with_another_gpu_count_is_refused(up: cluster.UpResult) -> None:
+def test_up_with_another_gpu_count_is_refused(up: cluster.UpResult, config: Path) -> None:
     with pytest.raises(cluster.KindError, match="exists with 2 × NVIDIA-A100-SXM4-80GB"):
-        cluster.up(NAME, gpus=KIND_GPUS + 1)
-    with pytest.raises(cluster.KindError, match="exists with 2 × NVIDIA-A100-SXM4-80GB"):
-        cluster.up(NAME)  # no GPUs is another shape too
+        cluster.up(NAME, config_path=config, gpus=3)
 
 
 REHEARSAL = "snap2prod-rehearsal"
@@ -396,7 +402,7 @@ def _chromium(tmp_path: Path) -> Iterator[Callable[[], contextlib.AbstractContex
     its own) on the page the rehearsal's Service serves on the node port."""
     node = _get("node", f"{NAME}-control-plane")
     address = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
-    url = f"http://{address}:{kind_bench.APP_NODE_PORT}"  # stacks/prod/values-rehearsal.yaml: app.service.nodePort
+    url = f"http://{address}:30851"  # stacks/prod/values-rehearsal.yaml: app.service.nodePort
     camera = f"--use-file-for-fake-video-capture={write_y4m(tmp_path / 'camera.y4m')}"
     # a browser gives the camera only to a secure context: https, or localhost (where production's ingress and
     # stacks/local/kind.yaml put the page); the node's own address is neither, so this browser is told to trust it
@@ -490,17 +496,3 @@ def _pods(component: str) -> list[dict[str, Any]]:
 def _unschedulable(name: str) -> dict[str, Any] | None:
     conditions = _get("pod", name, "-n", "default")["status"].get("conditions", [])
     return next((c for c in conditions if c["type"] == "PodScheduled" and c["status"] == "False"), None)
-
-
-# --- last: the run's KIND cluster goes ---------------------------------------------------------------------------
-
-
-def test_kind_down_leaves_no_container_volume_or_network(up: cluster.UpResult) -> None:
-    assert cli.main(["kind", "down"]) == 0
-    containers = podman.run(["ps", "-a", "--format", "{{.Names}}"]).split()
-    assert not [c for c in containers if c.startswith(NAME) or c in local.CONTAINERS]
-    volumes = podman.run(["volume", "ls", "--format", "{{.Name}}"]).split()
-    assert local.VOLUME not in volumes and f"{NAME}-control-plane" not in volumes and f"{NAME}-worker" not in volumes
-    assert not podman.exists("network", local.NETWORK)
-    assert not cluster.kubeconfig_path(NAME).exists()
-    assert NAME not in cluster.clusters()
