@@ -203,15 +203,27 @@ def test_a_slow_ollama_is_said_in_place_and_the_prompt_model_and_history_stay(
     st.cache_resource.clear()
 
 
-def test_a_chosen_model_deleted_before_the_photo_is_said_in_place_and_the_prompt_model_and_history_stay(
-    monkeypatch: pytest.MonkeyPatch, ollama_host: str, gateway: OllamaGateway, vision_model: str, catalog_file: Path
-) -> None:
+def described_by_a_model_then_deleted(
+    monkeypatch: pytest.MonkeyPatch,
+    ollama_host: str,
+    gateway: OllamaGateway,
+    vision_model: str,
+    catalog_file: Path,
+    seed: int,
+) -> tuple[AppTest, Capture]:
+    """A photo described by a throwaway copy of the vision model, which is then deleted from the real Ollama."""
     gateway.copy(vision_model, THROWAWAY)
     try:
         at = open_page(monkeypatch, ollama_host, catalog_file)
-        first = a_capture_with_a_custom_prompt(at, THROWAWAY, seed=111)
+        return at, a_capture_with_a_custom_prompt(at, THROWAWAY, seed=seed)
     finally:
         gateway.delete(THROWAWAY)
+
+
+def test_a_chosen_model_deleted_before_the_photo_is_said_in_place_and_the_prompt_model_and_history_stay(
+    monkeypatch: pytest.MonkeyPatch, ollama_host: str, gateway: OllamaGateway, vision_model: str, catalog_file: Path
+) -> None:
+    at, first = described_by_a_model_then_deleted(monkeypatch, ollama_host, gateway, vision_model, catalog_file, 111)
     take_photo(at, jpeg_bytes(640, 480, seed=112))
     assert errors_in(at, "description") == [
         f"Model '{THROWAWAY}' is not installed on this Ollama. Pull it: `snap2prod models pull {THROWAWAY}`."
@@ -224,12 +236,7 @@ def test_a_follow_up_to_a_capture_whose_model_was_deleted_says_it_is_not_install
     monkeypatch: pytest.MonkeyPatch, ollama_host: str, gateway: OllamaGateway, vision_model: str, catalog_file: Path
 ) -> None:
     """Where the page does reach that sentence: the Follow-up tab still offers the model that described the capture."""
-    gateway.copy(vision_model, THROWAWAY)
-    try:
-        at = open_page(monkeypatch, ollama_host, catalog_file)
-        first = a_capture_with_a_custom_prompt(at, THROWAWAY, seed=116)
-    finally:
-        gateway.delete(THROWAWAY)
+    at, first = described_by_a_model_then_deleted(monkeypatch, ollama_host, gateway, vision_model, catalog_file, 116)
     assert at.selectbox(key="chat_model").value == THROWAWAY
     at.chat_input(key="followup").set_value("Is the circle red?").run()
     assert not at.exception
