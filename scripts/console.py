@@ -1,4 +1,5 @@
-"""The terminal, in one place: the stderr console, a step line per phase, and progress bars for Ollama's events.
+"""The terminal, in one place: consoles for messages (stderr) and results (stdout), a step line per phase,
+and progress bars for Ollama's events.
 
 Libraries (scripts.models.library, the pipeline steps) never print bars themselves: they take an ``on_progress``
 callback, and the commands pass a ``ProgressBars`` (or nothing, to stay quiet).
@@ -19,6 +20,16 @@ from rich.status import Status
 from app.gateway import Progress as Event
 
 console = Console(stderr=True)
+"""Progress, steps, messages and errors: stderr, so a command's result on stdout stays clean to pipe."""
+
+out = Console()
+"""A command's result meant for scripts or a shell (`eval $(snap2prod sim up)`-style lines, status tables)."""
+
+
+def say(line: str) -> None:
+    """One plain progress line (no markup, no highlighting), for library code that reports long work."""
+    console.print(line, markup=False, highlight=False, soft_wrap=True)
+
 
 OnProgress = Callable[[str, Event], None]
 """Told about every progress event of a pull, push or create, with the operation's label ("pull NAME")."""

@@ -19,13 +19,15 @@ def up_command() -> None:
 
 
 def status_command() -> None:
-    """Show what runs: processes, ports, health."""
+    """Show what runs: processes, ports, health; exits 1 when nothing runs or a part is not healthy (as every
+    `status` verb does)."""
     rows = stack.status()
     if not rows:
         console.print("nothing is running (start it with `snap2prod up` or `make demo`)")
     for row in rows:
         console.print(f"{row.name:<10} pid {row.pid:<7} {row.url:<28} {'healthy' if row.healthy else 'NOT healthy'}")
         console.print(f"{'':<10} log {row.log}")
+    raise typer.Exit(0 if rows and all(row.healthy for row in rows) else 1)
 
 
 def down_command() -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts import toolchain
+from scripts.console import say
 from scripts.kind import podman
 
 SUITE = "bookworm"
@@ -81,7 +82,7 @@ def build_rootfs(base: Base, tar: Path, log: Path) -> None:
         str(SOURCES),
     ]
     start = time.monotonic()
-    print(f"  base {base.name}: mmdebstrap {SUITE} + {len(base.packages)} packages (~1-2 min)", flush=True)
+    say(f"  base {base.name}: mmdebstrap {SUITE} + {len(base.packages)} packages (~1-2 min)")
     with log.open("a") as out:
         out.write(f"\n$ {' '.join(cmd)}\n")
         out.flush()
@@ -90,4 +91,4 @@ def build_rootfs(base: Base, tar: Path, log: Path) -> None:
         part.unlink(missing_ok=True)
         raise podman.EngineError(f"mmdebstrap of base {base.name} failed (exit {proc.returncode}); log: {log}")
     part.replace(tar)
-    print(f"  base {base.name}: {tar.stat().st_size / 1e6:.0f} MB in {time.monotonic() - start:.0f} s", flush=True)
+    say(f"  base {base.name}: {tar.stat().st_size / 1e6:.0f} MB in {time.monotonic() - start:.0f} s")

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from scripts import toolchain
+from scripts.console import say
 from scripts.gpu_shape import DEFAULT_PRODUCT, SimSpec
 from scripts.kind import gpu, node_files, nodeimage, podman, registry
 
@@ -286,7 +287,7 @@ def _create(name: str, image: str, config: Path, log: Path) -> None:
         "--wait",
         "180s",
     ]
-    print(f"kind: creating cluster {name} from {image} (~20-60 s; log: {log})", flush=True)
+    say(f"kind: creating cluster {name} from {image} (~20-60 s; log: {log})")
     with log.open("a") as out, toolchain._Ticker(f"kind create cluster {name}", 1):
         out.write(f"\n$ {' '.join(cmd)}\n")
         out.flush()

@@ -24,6 +24,7 @@ from typing import Any
 import yaml
 
 from scripts import toolchain
+from scripts.console import say
 from scripts.kind import bases, podman
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,7 +113,7 @@ def wheelhouse(log: Path) -> Path:
         return home
     part = home.with_name(home.name + ".part")
     shutil.rmtree(part, ignore_errors=True)
-    print(f"  wheelhouse: downloading {len(reqs)} requirement(s) for Python {sys.version.split()[0]}", flush=True)
+    say(f"  wheelhouse: downloading {len(reqs)} requirement(s) for Python {sys.version.split()[0]}")
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary", ":all:", "-d", str(part), *reqs]
     with log.open("a") as out:
         out.write(f"\n$ {' '.join(cmd)}\n")
@@ -134,7 +135,7 @@ def build_image(
     if have is not None and (have.get("Labels") or {}).get(CONTENT_LABEL) == key:
         return Built(name, ref, image_id(have), key, base, cached=True)
     start = time.monotonic()
-    print(f"  image {name}: building {ref} on {base}", flush=True)
+    say(f"  image {name}: building {ref} on {base}")
     build_args = [a for k, v in args.items() for a in ("--build-arg", f"{k}={v}")]
     mounts = [a for v in volumes for a in ("--volume", v)]
     podman.run(
@@ -159,7 +160,7 @@ def build_image(
     have = podman.inspect_image(ref)
     assert have is not None
     seconds = time.monotonic() - start
-    print(f"  image {name}: {ref} {have['Id'][:12]} in {seconds:.0f} s", flush=True)
+    say(f"  image {name}: {ref} {have['Id'][:12]} in {seconds:.0f} s")
     return Built(name, ref, image_id(have), key, base, seconds)
 
 

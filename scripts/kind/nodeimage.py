@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scripts import toolchain
+from scripts.console import say
 from scripts.kind import bases, node_files, podman
 from scripts.kind.images import build_image, image_id, tree_hash
 
@@ -116,7 +117,7 @@ def _step(name: str, log: Path, fn: Callable[[], str]) -> str:
         result = fn()
     except (podman.EngineError, toolchain.ToolchainError, subprocess.CalledProcessError, OSError) as err:
         raise NodeImageError(f"node image step {name!r} failed: {err} (log: {log})") from None
-    print(f"  node image: {name} ({time.monotonic() - start:.0f} s)", flush=True)
+    say(f"  node image: {name} ({time.monotonic() - start:.0f} s)")
     return result
 
 
@@ -232,7 +233,7 @@ def ensure(log: Path | None = None) -> NodeImage:
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
     start = time.monotonic()
-    print(f"kind node image: v{toolchain.KUBERNETES_VERSION} (log: {log})", flush=True)
+    say(f"kind node image: v{toolchain.KUBERNETES_VERSION} (log: {log})")
     kind = kind_source()
     base = _step("Debian rootfs (mmdebstrap, ~2-3 min cold)", log, lambda: bases.ensure(NODE, log))
     tools = Path(_step("Kubernetes binaries (toolchain, ~10 min cold)", log, lambda: _tools(log)))
@@ -259,7 +260,7 @@ def ensure(log: Path | None = None) -> NodeImage:
         key = node_key(ctx / "files", [f"{r}@{_local_id(r)}" for r in refs], base)
         ref = f"{NODE_REPO}:v{toolchain.KUBERNETES_VERSION}-{key}"
         if podman.inspect_image(ref) is not None:
-            print(f"  node image: {ref} (cached)", flush=True)
+            say(f"  node image: {ref} (cached)")
             return NodeImage(ref, time.monotonic() - start, cached=True)
         _step(
             "save the images for the node",
@@ -293,7 +294,7 @@ def ensure(log: Path | None = None) -> NodeImage:
             ),
         )
     seconds = time.monotonic() - start
-    print(f"kind node image: {ref} built in {seconds:.0f} s", flush=True)
+    say(f"kind node image: {ref} built in {seconds:.0f} s")
     return NodeImage(ref, seconds, cached=False)
 
 

@@ -14,7 +14,8 @@ loads them in turn). Without the local Ollama's model_info (``--from-lock``) onl
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -376,6 +377,51 @@ def check_digests(values: Mapping[str, Any]) -> Check:
     return Check("image digests", "ok", "pinned, no placeholder")
 
 
+@contextmanager
+def refusals_explained() -> Iterator[None]:
+    """The API server refusing a read (RBAC's 403 on listing nodes is the likely one in production) becomes one
+    PreflightFailed that names the request and what to ask for, never a client traceback."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        yield
+    except ApiException as err:
+        request = _request_of(err)
+        why = f"{err.status} {err.reason}".strip()
+        hint = {
+            401: "the credentials of this context are not accepted (expired token or certificate?)",
+            403: "these credentials may not make it; preflight reads nodes, pods, namespaces, StorageClasses, "
+            "IngressClasses and RuntimeClasses cluster-wide: ask the cluster's admins for get/list on them",
+        }.get(err.status or 0, "see the API server's message")
+        detail = _api_message(err)
+        raise PreflightFailed(
+            f"preflight failed, nothing was changed in the cluster: the API server refused {request} ({why}): "
+            f"{hint}" + (f"; it said: {detail}" if detail else "")
+        ) from None
+
+
+def _request_of(err: Any) -> str:
+    """What was asked, from the refusal's Status details ("list nodes"), else "a read"."""
+    import json
+
+    try:
+        status = json.loads(err.body or "{}")
+    except ValueError:
+        return "a read"
+    kind = (status.get("details") or {}).get("kind")
+    verb = re.search(r"cannot (\w+) resource", status.get("message", ""))
+    return f"{verb.group(1)} {kind}" if verb and kind else "a read"
+
+
+def _api_message(err: Any) -> str:
+    import json
+
+    try:
+        return str(json.loads(err.body or "{}").get("message", ""))
+    except ValueError:
+        return ""
+
+
 def run(
     api: KubeClient,
     *,
@@ -389,7 +435,33 @@ def run(
     memory: Mapping[str, ModelMemory] | None = None,
 ) -> tuple[list[Check], list[str]]:
     """Every check; returns them and the names of the nodes the GPU pods can go to. Raises PreflightFailed
-    (listing every failed check) when one fails."""
+    (listing every failed check) when one fails, or naming the request the API server refused."""
+    with refusals_explained():
+        return _run(
+            api,
+            namespace=namespace,
+            release=release,
+            docs=docs,
+            values=values,
+            lock=lock,
+            production=production,
+            ingress_strict=ingress_strict,
+            memory=memory,
+        )
+
+
+def _run(
+    api: KubeClient,
+    *,
+    namespace: str,
+    release: str,
+    docs: Sequence[Mapping[str, Any]],
+    values: Mapping[str, Any],
+    lock: Lock,
+    production: bool,
+    ingress_strict: bool,
+    memory: Mapping[str, ModelMemory] | None,
+) -> tuple[list[Check], list[str]]:
     from kubernetes import client
 
     checks = [check_version(api), check_namespace(api, namespace)]

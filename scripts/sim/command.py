@@ -6,16 +6,14 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from scripts import toolchain
-from scripts.console import console
+from scripts.console import console, out
 from scripts.gpu_shape import DEFAULT_PRODUCT, SimSpec
 from scripts.sim.cluster import CONTEXT, Sim
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="A rehearsal cluster with simulated GPU nodes.")
-out = Console()
 DirOption = typer.Option(None, "--dir", envvar="SNAP2PROD_SIM_DIR", help="state dir (default: the cache's sim/)")
 
 

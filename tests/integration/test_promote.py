@@ -347,6 +347,43 @@ def test_preflight_for_prod_refuses_placeholder_digests_and_a_missing_ingress_cl
     assert {c.name: c.status for c in failed.value.checks}["GPU capacity"] == "ok"
 
 
+def test_preflight_refused_by_rbac_names_the_request_and_what_to_ask_for(
+    sim: Any, sim_cluster: SimCluster, real_lock: Path
+) -> None:
+    """The API server's own RBAC says no (a user with no role, by impersonation): one PreflightFailed that names
+    the refused request, never the client's ApiException."""
+    from app.lock import read_lock
+    from scripts import promote
+    from scripts.promote import preflight, rollout
+
+    lock = read_lock(real_lock)
+    values = promote.merged_values("sim", [], lock, real_lock)
+    docs = rollout.render(rollout.Helm(sim_cluster.kubeconfig, sim_cluster.context), values, "snap2prod", "rbac-x")
+    nobody = sim.api_client()
+    nobody.set_default_header("Impersonate-User", "snap2prod-test-nobody")
+    try:
+        with pytest.raises(preflight.PreflightFailed) as failed:
+            preflight.run(
+                nobody,
+                namespace="rbac-x",
+                release="snap2prod",
+                docs=docs,
+                values=promote.effective(values),
+                lock=lock,
+                production=False,
+                ingress_strict=False,
+            )
+    finally:
+        nobody.close()
+    message = str(failed.value)
+    assert message.startswith(
+        "preflight failed, nothing was changed in the cluster: the API server refused list nodes "
+    )
+    assert "(403 Forbidden)" in message and "ask the cluster's admins for get/list" in message
+    assert 'User "snap2prod-test-nobody" cannot list resource "nodes"' in message
+    assert failed.value.exit_code == 5
+
+
 # --- what the report says to watch ---------------------------------------------------------------------------
 
 

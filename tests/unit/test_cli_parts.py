@@ -7,15 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
+import typer
 import yaml
 
 from app.errors import Snap2ProdError
 from app.gateway import base_url
-from scripts import chart_docs, processes, toolchain
+from scripts import chart_docs, cli, processes, toolchain
 from scripts.demo.offline_models import SyntheticModelError
 from scripts.errors import CliError
 from scripts.gpu_shape import SimError
-from scripts.paths import ALERTS, CHART
+from scripts.paths import ALERTS, CHART, ROOT
 from scripts.promote import errors, images, monitoring
 
 
@@ -103,3 +104,50 @@ def test_chart_docs_check_names_keys_the_schema_and_values_disagree_about(tmp_pa
 )
 def test_the_gateway_keeps_a_proxy_path(address: str, url: str) -> None:
     assert base_url(address) == url
+
+
+PROMOTE_CODES = {
+    errors.ParityFailed: 3,
+    errors.TargetRefused: 4,
+    errors.PreflightFailed: 5,
+    errors.RolloutFailed: 6,
+    errors.VerifyFailed: 7,
+}
+"""What the README promises a script checking `snap2prod promote` (written here, not read from the code)."""
+
+
+@pytest.mark.parametrize(("error", "code"), PROMOTE_CODES.items(), ids=lambda e: getattr(e, "__name__", str(e)))
+def test_a_failure_raised_by_any_command_exits_with_its_documented_code(
+    error: type[errors.PromoteError], code: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = typer.Typer()
+
+    @app.command()
+    def fails() -> None:
+        raise error("the cluster said no")
+
+    assert cli.run(app, []) == code
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out
+    assert captured.err.strip() == "error: the cluster said no"
+
+
+def test_an_error_without_a_code_of_its_own_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    app = typer.Typer()
+
+    @app.command()
+    def fails() -> None:
+        raise SimError("no sim")
+
+    assert cli.run(app, []) == 1
+    assert capsys.readouterr().err.strip() == "error: no sim"
+
+
+def test_a_bad_flag_exits_2() -> None:
+    assert cli.main(["models", "list", "--no-such-flag"]) == 2
+
+
+def test_the_readme_lists_every_exit_code_as_the_cli_defines_them() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert cli.exit_code_table() in readme
+    assert set(cli.EXIT_CODES) == set(range(8))
