@@ -19,7 +19,7 @@ help:
 $(DEPS_STAMP): pyproject.toml
 	@echo "== Python environment ($(VENV))"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[cli,dev]'
 	@rm -f $(VENV)/.deps-* && touch $@
 
 venv: $(DEPS_STAMP)

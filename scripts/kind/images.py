@@ -32,7 +32,8 @@ APP_REPO = "localhost/snap2prod/app"
 OLLAMA_REPO = "localhost/snap2prod/ollama"
 OFFICIAL = {"app": "docker.io/library/python:3.11-slim-bookworm", "ollama": "docker.io/library/debian:bookworm-slim"}
 CONTENT_LABEL = "io.snap2prod.content"
-APP_FILES = ("pyproject.toml", "README.md", "app", "scripts", "models/catalog.yaml")
+APP_FILES = ("pyproject.toml", "README.md", "app", "models/catalog.yaml")
+"""The page and its core only: the CLI (scripts/) and its extra stay out of the image."""
 IGNORED = ("__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache")
 
 

@@ -104,6 +104,24 @@ def test_the_app_container_answers_streamlits_health(built: dict[str, build.Buil
     assert _wait_http(f"http://127.0.0.1:{port}/_stcore/health").text == "ok"
 
 
+CLI_ONLY = ("kubernetes", "pyhelm3", "typer", "rich", "gguf", "scripts")
+"""What only the `snap2prod` command needs (pyproject's `cli` extra, and the CLI package itself)."""
+PAGE_NEEDS = ("streamlit", "ollama", "cv2", "httpx", "pydantic_settings", "yaml", "prometheus_client", "app.serve")
+
+
+def test_the_app_image_holds_what_the_page_needs_and_none_of_the_clis_packages(
+    built: dict[str, build.Built],
+) -> None:
+    probe = (
+        "import importlib.util, json; "
+        f"print(json.dumps({{m: importlib.util.find_spec(m) is not None for m in {list(CLI_ONLY + PAGE_NEEDS)!r}}}))"
+    )
+    out = podman.run(["run", "--rm", "--network", "none", built["app"].ref, "python", "-c", probe])
+    found = json.loads(out.strip().splitlines()[-1])
+    assert {m for m in CLI_ONLY if found[m]} == set()
+    assert {m for m in PAGE_NEEDS if not found[m]} == set()
+
+
 def test_the_ollama_container_answers_as_a_non_root_user_on_a_read_only_root(
     built: dict[str, build.Built], containers: list[str]
 ) -> None:
