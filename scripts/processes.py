@@ -163,6 +163,27 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
+def descendants(root: int) -> dict[int, list[str]]:
+    """The living processes below ``root`` (children, grandchildren...) with their command lines."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().split(") ", 1)[-1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    below: dict[int, list[str]] = {}
+    for pid in parents:
+        up = parents.get(pid)
+        while up is not None and up != root and up in parents:
+            up = parents.get(up)
+        if up == root:
+            with contextlib.suppress(OSError):
+                below[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+    return below
+
+
 def _group_alive(pgid: int) -> bool:
     return bool(_group_members(pgid))
 

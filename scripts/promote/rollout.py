@@ -13,6 +13,8 @@ import difflib
 import hashlib
 import json
 import logging
+import os
+import signal
 import subprocess
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +26,7 @@ import yaml
 from scripts import toolchain
 from scripts.kube import KubeClient
 from scripts.paths import CHART
+from scripts.processes import descendants
 from scripts.promote.errors import PromoteError
 from scripts.promote.preflight import HOOK, INSTANCE, POD_SECURITY
 from scripts.promote.values import load_yaml_all
@@ -154,6 +157,73 @@ def counts(api: KubeClient, namespace: str, release: str) -> PodCounts:
     return PodCounts(len(pods), sum(1 for p in pods if p.spec.node_name), ready)
 
 
+FAILURES_FOR_GOOD = 2
+"""An init container that exited non-zero this many times in a row is not going to succeed: the kubelet retries it
+with a growing back-off until Helm's timeout (minutes) while the old release is already replaced and the service
+down. A transient failure gets one retry."""
+
+
+def init_failures(status: Any) -> int:
+    """How many times in a row this init container has exited non-zero (0 while it has not failed)."""
+    now = status.state.terminated if status.state else None
+    last = status.last_state.terminated if status.last_state else None
+    restarts = int(status.restart_count or 0)
+    if now is not None:
+        return restarts + 1 if now.exit_code != 0 else 0
+    if last is not None and last.exit_code != 0:
+        running = bool(status.state and status.state.running)
+        return restarts + (0 if running else 1)
+    return 0
+
+
+def init_failed_for_good(api: KubeClient, namespace: str, release: str) -> str | None:
+    """Which init container of the release failed for good, with the error lines of its log; None if none did."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    for pod in release_pods(api, namespace, release):
+        for status in (pod.status.init_container_statuses if pod.status else None) or []:
+            failures = init_failures(status)
+            if failures < FAILURES_FOR_GOOD:
+                continue
+            exited = status.state.terminated or status.last_state.terminated
+            try:
+                log = client.CoreV1Api(api).read_namespaced_pod_log(
+                    pod.metadata.name,
+                    namespace,
+                    container=status.name,
+                    previous=status.state.terminated is None,
+                    tail_lines=20,
+                    _request_timeout=10,
+                )
+            except ApiException:
+                log = ""
+            lines = [line for line in str(log).splitlines() if "error" in line.lower()] or str(log).splitlines()
+            said = "\n  ".join(lines[-4:])
+            return (
+                f"init container {status.name} of pod {pod.metadata.name} exited with code {exited.exit_code} "
+                f"{failures} times in a row; promote stopped waiting for it" + (f". Its log:\n  {said}" if said else "")
+            )
+    return None
+
+
+def stop_helm(release: str, namespace: str) -> list[int]:
+    """SIGTERM our own `helm upgrade` of this release: Helm cancels its wait and, with --rollback-on-failure, rolls
+    back (or removes a first install) before it exits. Signalled directly, not through pyhelm3's cancel, which stops
+    only the shell Helm runs under and then waits for Helm's whole timeout."""
+    stopped = []
+    for pid, argv in descendants(os.getpid()).items():
+        try:
+            name = Path(f"/proc/{pid}/comm").read_text().strip()  # the executable's name, whatever argv[0] says
+        except OSError:
+            continue
+        if name == "helm" and "upgrade" in argv and release in argv and namespace in argv:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+                stopped.append(pid)
+    return stopped
+
+
 def ensure_namespace(api: KubeClient, namespace: str) -> bool:
     """Create the namespace enforcing Pod Security `restricted` (True), or leave an existing one as it is (False)."""
     from kubernetes import client
@@ -182,7 +252,8 @@ def install(
     on_progress: Callable[[str], None],
 ) -> int:
     """`helm upgrade --install --rollback-on-failure --wait` through pyhelm3, reporting pod counts while it runs.
-    Returns the new revision; raises PromoteError with Helm's message when it failed (Helm rolled back)."""
+    Returns the new revision; raises PromoteError with Helm's message when it failed (Helm rolled back), and stops
+    Helm early (it rolls back) when an init container failed for good, with that container's own words."""
     from pyhelm3 import errors
 
     logging.getLogger("pyhelm3").setLevel(logging.ERROR)  # it logs the failed command line; the error says it all
@@ -202,16 +273,23 @@ def install(
                 description=FINGERPRINT_PREFIX + fingerprint,
             )
         )
+        failed: str | None = None
         while not task.done():
             with contextlib.suppress(Exception):  # the namespace may not exist yet; progress is best effort
                 on_progress(str(await asyncio.to_thread(counts, api, namespace, release)))
+            if failed is None:
+                with contextlib.suppress(Exception):
+                    failed = await asyncio.to_thread(init_failed_for_good, api, namespace, release)
+                if failed is not None:
+                    on_progress(f"{failed.splitlines()[0]}; stopping Helm (it rolls back)")
+                    stop_helm(release, namespace)
             await asyncio.wait({task}, timeout=0.5)
-        return int(task.result()["version"])
+        try:
+            return int(task.result()["version"])
+        except errors.Error as err:
+            raise PromoteError(failed or str(err).strip() or type(err).__name__) from None
 
-    try:
-        return _run(go())
-    except errors.Error as err:
-        raise PromoteError(str(err).strip() or type(err).__name__) from None
+    return _run(go())
 
 
 def _run(coroutine: Coroutine[Any, Any, int]) -> int:

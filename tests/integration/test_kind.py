@@ -320,10 +320,15 @@ def test_a_digest_the_mirror_does_not_serve_fails_the_init_container_and_is_roll
     )
     bad = write_lock(lock.model_copy(update={"models": models}), tmp_path / "bad.lock")
     before = _cluster_models(up)
-    code, report = _promote(up, bad, ollama_host, tmp_path, "--from-lock", "--timeout", "150")
+    code, report = _promote(up, bad, ollama_host, tmp_path, "--from-lock", "--timeout", "300")
     assert code == 6, report
     assert report["outcome"] == "RolloutFailed"
     assert "rolled back" in report["error"]
+    # promote stops at the init container's second failure, long before Helm's 300 s, with the container's words
+    assert "init container pull-models of pod snap2prod-ollama-" in report["error"], report["error"]
+    assert "times in a row; promote stopped waiting for it" in report["error"]
+    assert f"error: {text_model} arrived with digest " in report["error"]
+    assert report["timings_s"]["rollout"] < 200, report["timings_s"]
     assert _cluster_models(up) == before  # the previous revision answers a real request again
 
 
