@@ -10,7 +10,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,28 +151,24 @@ def _die_with_parent() -> None:
     libc.prctl(1, signal.SIGTERM, 0, 0, 0)
 
 
-def _group_members(pgid: int) -> list[int]:
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().split(") ", 1)[-1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append(int(stat.parent.name))
-    return members
-
-
-def descendants(root: int) -> dict[int, list[str]]:
-    """The living processes below ``root`` (children, grandchildren...) with their command lines."""
-    parents: dict[int, int] = {}
+def _living() -> Iterator[tuple[int, int, int]]:
+    """Every process that is not a zombie, as (pid, parent pid, process group), read from /proc."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().split(") ", 1)[-1].split()
         except OSError:
             continue
         if fields[0] != "Z":
-            parents[int(stat.parent.name)] = int(fields[1])
+            yield int(stat.parent.name), int(fields[1]), int(fields[2])
+
+
+def _group_members(pgid: int) -> list[int]:
+    return [pid for pid, _, group in _living() if group == pgid]
+
+
+def descendants(root: int) -> dict[int, list[str]]:
+    """The living processes below ``root`` (children, grandchildren...) with their command lines."""
+    parents = {pid: parent for pid, parent, _ in _living()}
     below: dict[int, list[str]] = {}
     for pid in parents:
         up = parents.get(pid)
