@@ -3,7 +3,13 @@
 Steps: target → values (one merged dict) → parity (lock vs the local Ollama, images by digest) → [mirror] →
 render → preflight (the cluster can run it; nothing changes before this passes) → rollout (Helm install-or-upgrade,
 rollback on failure, wait) → verify (the cluster's models against the lock, the chart's helm test) → report.
-Exit codes by class of failure: scripts/promote/errors.py.
+
+The steps are the same for every target; what differs is the target's own part, in scripts/promote/target.py
+(``SimTarget``, ``KindTarget``, ``ProdTarget``): the value layers it adds (KIND: its local registry's images, keynote
+mode's host address), its mirror default (KIND: its local registry) and where the cluster pulls the models from,
+how strict preflight is, and the rehearsal section. ``Options`` is the command line, never changed: what the target
+settles (the mirror) is computed beside it. ``undo`` is the one rollback policy of a failed rollout and of a failed
+verify. Exit codes by class of failure: scripts/promote/errors.py.
 """
 
 from __future__ import annotations
@@ -12,10 +18,10 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 import yaml
 from rich.markup import escape
@@ -33,20 +39,20 @@ from scripts.promote.errors import (
     PreflightFailed,
     PromoteError,
     RolloutFailed,
-    TargetRefused,
     VerifyFailed,
 )
 from scripts.promote.monitoring import watch
 from scripts.promote.report import Report
-from scripts.promote.target import Target, api_client, resolve_target
+from scripts.promote.target import REHEARSAL_CANNOT_SHOW as REHEARSAL_CANNOT_SHOW  # re-exported: it lived here
+from scripts.promote.target import Promotion, Target, api_client, resolve_target
 from scripts.promote.values import check_parity, effective, merge, merged_values
 
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Options:
-    """The promotion as asked on the command line."""
+    """The promotion as asked on the command line; never changed (what the target settles is computed beside it)."""
 
     to: str
     kube_context: str | None = None
@@ -65,21 +71,6 @@ class Options:
     insecure: bool = False
     retest: bool = False
     rehearse_prod: bool = False
-
-
-REHEARSAL_CANNOT_SHOW = (
-    "a GPU given to the container by NVIDIA's device plugin, and its driver and CUDA libraries (here `nvidia` is "
-    "runc and the GPU a number in the node's status)",
-    "the models' weights, KV cache and projector loaded into GPU memory (preflight counts them against the GFD "
-    "memory label; nothing is loaded into a GPU here)",
-    "inference speed on a GPU: TTFT and tokens/s here are CPU figures",
-    "time-slicing, MIG and DRA sharing a GPU between pods",
-    "the ingress controller, the TLS certificate and its cookie affinity on a public host name (off here; the "
-    "Service's ClientIP affinity keeps the sessions)",
-    "pulls from production's image and model registries (here the local registry serves both)",
-    "replicas spread over several nodes and zones (here the app's replicas share the control-plane node)",
-)
-"""What a production rehearsal on the GPU-shaped KIND node cannot show; the report lists it."""
 
 
 def promote(opts: Options) -> Report:
@@ -108,42 +99,23 @@ def _promote(opts: Options, report: Report) -> None:
     lock = read_lock(opts.lock)
     values = merged_values(opts.to, opts.values, lock, opts.lock, rehearsal=opts.rehearse_prod)
     in_cluster = bool(effective(values)["ollama"]["enabled"])  # False: keynote mode, the host's Ollama
-    if opts.to == "kind":  # the images by the digests the local registry serves; the models mirrored there
-        from scripts.kind import library as kind
-
-        with step("images: build and push into the local registry (cached by content)", t):
-            values = merge(kind.image_values(), values)
-        if not in_cluster and _keynote_host(values):
-            try:
-                keynote = kind.keynote_values(local_ollama(opts))
-            except Snap2ProdError as err:
-                raise PreflightFailed(str(err)) from None
-            values = merge(values, keynote)
-            alias = keynote["app"]["hostAliases"][0]
-            console.print(
-                f"  keynote mode: the app reaches this machine's Ollama at {alias['ip']} ({alias['hostnames'][0]})"
-            )
-        if in_cluster and not opts.from_lock:  # --from-lock: the lock and the mirror are taken as they are
-            opts.registry, opts.insecure = opts.registry or kind.MODELS_PUSH, True
+    asked = Promotion(in_cluster, opts.registry, opts.insecure, opts.from_lock, partial(local_ollama, opts), t)
+    values = target.value_layers(values, asked)
     full = effective(values)
-    report.models = [{"model": m.ref, "digest": m.digest, "size": m.size} for m in lock.models]
-    report.app_image = f"{full['app']['image']['repository']}@{full['app']['image']['digest']}"
-    report.ollama_image = (
-        f"{full['ollama']['image']['repository']}:{full['ollama']['image']['tag']}@{full['ollama']['image']['digest']}"
-    )
-    report.chart = rollout.chart_fingerprint()
+    _describe(report, lock, full)
     helm = rollout.Helm(target.kubeconfig, target.context)
 
     with step("parity: lock and images", t):
         parity = check_parity(lock, full, local_ollama(opts), opts.from_lock)
     console.print(f"  {escape(parity)}", soft_wrap=True)
     report.verify["parity"] = parity
-    if opts.registry:
-        lock, values = mirror(lock, values, opts, t)
-        full = effective(values)
-        report.verify["mirror"] = f"{len(lock.models)} model(s) in {opts.registry}; the cluster pulls from there"
-    if opts.to == "kind" and in_cluster:  # the pod pulls from the mirror's address inside the KIND network
-        values = merge(values, kind.models_values())
+    registry, insecure = target.mirror_default(asked)
+    if registry:
+        lock, values = mirror(lock, values, replace(opts, registry=registry, insecure=insecure), t)
+        report.verify["mirror"] = f"{len(lock.models)} model(s) in {registry}; the cluster pulls from there"
+    if pulled := target.pull_values(asked):
+        values = merge(values, pulled)
+    if registry or pulled:
         full = effective(values)
     live_soon = _soon(rollout.current, helm, opts.release, opts.namespace)  # needs neither render nor preflight
     with step("render: chart with the merged values", t):
@@ -151,27 +123,7 @@ def _promote(opts: Options, report: Report) -> None:
     report.watch = watch(docs, opts.namespace)
     api = api_client(target)
     try:
-        with step(f"preflight: {target.context}", t):
-            try:
-                facts = {} if opts.from_lock else model_memory(local_ollama(opts), lock)
-                checks, _ = preflight.run(
-                    api,
-                    namespace=opts.namespace,
-                    release=opts.release,
-                    docs=docs,
-                    values=full,
-                    lock=lock,
-                    production=opts.to == "prod" or opts.rehearse_prod,
-                    ingress_strict=opts.to != "sim",
-                    memory=facts,
-                )
-            except PreflightFailed as err:
-                report.checks = [asdict(c) for c in err.checks]
-                raise
-        report.checks = [asdict(c) for c in checks]
-        for c in checks:
-            mark = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]fail[/red]"}[c.status]
-            console.print(f"  {mark} {escape(c.name)}: {escape(c.detail)}", soft_wrap=True)
+        _preflight(api, target, docs, full, lock, opts, report)
         live = live_soon.result()
         report.previous_revision = live.number if live else None
         if opts.dry_run:
@@ -191,6 +143,49 @@ def _promote(opts: Options, report: Report) -> None:
         api.close()
 
 
+def _describe(report: Report, lock: Lock, full: dict[str, Any]) -> None:
+    """The report's record of what is promoted: the locked models, the images by digest, the chart's fingerprint."""
+    report.models = [{"model": m.ref, "digest": m.digest, "size": m.size} for m in lock.models]
+    report.app_image = f"{full['app']['image']['repository']}@{full['app']['image']['digest']}"
+    report.ollama_image = (
+        f"{full['ollama']['image']['repository']}:{full['ollama']['image']['tag']}@{full['ollama']['image']['digest']}"
+    )
+    report.chart = rollout.chart_fingerprint()
+
+
+def _preflight(
+    api: KubeClient,
+    target: Target,
+    docs: list[dict[str, Any]],
+    full: dict[str, Any],
+    lock: Lock,
+    opts: Options,
+    report: Report,
+) -> None:
+    """Every check against the cluster, as strict as the target asks; nothing changes before they pass."""
+    with step(f"preflight: {target.context}", report.timings_s):
+        try:
+            facts = {} if opts.from_lock else model_memory(local_ollama(opts), lock)
+            checks, _ = preflight.run(
+                api,
+                namespace=opts.namespace,
+                release=opts.release,
+                docs=docs,
+                values=full,
+                lock=lock,
+                production=target.production,
+                ingress_strict=target.ingress_strict,
+                memory=facts,
+            )
+        except PreflightFailed as err:
+            report.checks = [asdict(c) for c in err.checks]
+            raise
+    report.checks = [asdict(c) for c in checks]
+    for c in checks:
+        mark = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]fail[/red]"}[c.status]
+        console.print(f"  {mark} {escape(c.name)}: {escape(c.detail)}", soft_wrap=True)
+
+
 def _soon(fn: Callable[..., T], *args: Any) -> Future[T]:
     """``fn(*args)`` in a thread of its own, started now: a Helm run that overlaps the render and preflight
     instead of following them (about 0.1 s of a 1.7 s promotion on the rehearsal cluster)."""
@@ -202,19 +197,11 @@ def _soon(fn: Callable[..., T], *args: Any) -> Future[T]:
 
 
 def _rehearsal(target: Target) -> dict[str, Any]:
-    """The report's rehearsal section; a KIND cluster without a GPU-shaped worker cannot hold one."""
-    if not target.gpu_shape:
-        raise TargetRefused(
-            f"--rehearse-prod needs a GPU-shaped worker, and the KIND cluster of {target.context} has none. "
-            "Recreate it with one: `snap2prod kind down`, then `snap2prod kind up --gpus 1` (or let promote create "
-            "it: it makes the cluster with one GPU when there is none)."
-        )
-    console.print(f"  production rehearsal: stacks/prod/values.yaml on {target.gpu_shape}, pods on CPU")
-    return {
-        "values": "stacks/prod/values.yaml + stacks/prod/values-rehearsal.yaml",
-        "gpu_node": target.gpu_shape,
-        "cannot_show": list(REHEARSAL_CANNOT_SHOW),
-    }
+    """The report's rehearsal section, as the target gives it (a KIND cluster without a GPU-shaped worker cannot
+    hold one)."""
+    section = target.rehearsal_section()
+    console.print(f"  production rehearsal: stacks/prod/values.yaml on {section['gpu_node']}, pods on CPU")
+    return section
 
 
 def mirror(lock: Lock, values: dict[str, Any], opts: Options, timings: dict[str, float]) -> tuple[Lock, dict[str, Any]]:
@@ -297,16 +284,7 @@ def _rollout(
                 on_progress=lambda s: status.update(f"{label} — {s}"),
             )
     except PromoteError as err:
-        now = rollout.current(helm, opts.release, opts.namespace)
-        if live is None:
-            if now is not None:
-                rollout.uninstall(helm, opts.release, opts.namespace)
-            after = "it was a first install, so the release was removed"
-        elif now is not None and now.status == "deployed" and now.number != live.number:
-            after = f"Helm rolled back to revision {live.number} (now revision {now.number})"
-        else:
-            rollout.rollback(helm, opts.release, opts.namespace, live.number, opts.timeout_s)
-            after = f"rolled back to revision {live.number}"
+        after = undo(helm, live, opts, installed=False)
         settled = rollout.current(helm, opts.release, opts.namespace)
         report.revision = settled.number if settled else None
         report.placement = [asdict(p) for p in rollout.placement(api, opts.namespace, opts.release)]
@@ -316,14 +294,23 @@ def _rollout(
     try:
         _verify(api, helm, target, lock, docs, opts, report)
     except VerifyFailed as err:
-        if live is not None:
-            rollout.rollback(helm, opts.release, opts.namespace, live.number, opts.timeout_s)
-            after = f"rolled back to revision {live.number}"
-        else:
-            rollout.uninstall(helm, opts.release, opts.namespace)
-            after = "it was a first install, so the release was removed"
-        raise VerifyFailed(f"{err}\n{after}.") from None
+        raise VerifyFailed(f"{err}\n{undo(helm, live, opts, installed=True)}.") from None
     report.outcome = "promoted"
+
+
+def undo(helm: rollout.Helm, live: rollout.Revision | None, opts: Options, *, installed: bool) -> str:
+    """The one rollback policy, for a failed rollout (``installed`` False) and a failed verify (True): a first
+    install is removed; an upgrade goes back to the revision that ran before, unless Helm has already rolled back
+    (its --rollback-on-failure, after a failed rollout). Returns the sentence that ends the error."""
+    now = None if installed else rollout.current(helm, opts.release, opts.namespace)
+    if live is None:
+        if installed or now is not None:
+            rollout.uninstall(helm, opts.release, opts.namespace)
+        return "it was a first install, so the release was removed"
+    if now is not None and now.status == "deployed" and now.number != live.number:
+        return f"Helm rolled back to revision {live.number} (now revision {now.number})"
+    rollout.rollback(helm, opts.release, opts.namespace, live.number, opts.timeout_s)
+    return f"rolled back to revision {live.number}"
 
 
 def _verify(
@@ -394,13 +381,6 @@ def model_memory(host: str, lock: Lock) -> dict[str, memory.ModelMemory]:
 def local_ollama(opts: Options) -> str:
     """The local Ollama the lock is compared with and mirrored from: --host, else Settings (OLLAMA_HOST)."""
     return opts.host or Settings().ollama_host
-
-
-def _keynote_host(values: dict[str, Any]) -> bool:
-    """The external Ollama is named as in stacks/local/values-keynote.yaml (this machine), not a server elsewhere."""
-    from scripts.kind.library import KEYNOTE_HOSTNAME
-
-    return urlsplit(str(effective(values)["ollama"]["externalHost"])).hostname == KEYNOTE_HOSTNAME
 
 
 def _is_ollama(pod: Any) -> bool:
