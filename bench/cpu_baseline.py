@@ -1,6 +1,6 @@
 """P5: what the portable CPU baseline costs: tok/s of the pinned Ollama build vs one built for this very CPU.
 
-The toolchain builds `llama-server` for one explicit instruction set per architecture (scripts/toolchain.py,
+The toolchain builds `llama-server` for one explicit instruction set per architecture (scripts/toolchain/ollama.py,
 `CPU_BASELINES`), never `-march=native`. The yardstick is the same Ollama with ggml switched on for everything
 this CPU reports in /proc/cpuinfo (AMX still off: it crashes in current ggml). Both servers share the models
 folder and answer the same generation, in pairs whose order alternates; tok/s is the server's own eval rate,

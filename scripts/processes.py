@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from scripts.errors import CliError
-from scripts.toolchain import cache_dir
+from scripts.toolchain import cache_dir, log_tail
 
 
 class ProcessError(CliError):
@@ -122,19 +122,13 @@ class ManagedProcess:
         _reap(pid)
         return True
 
-    def log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
-
     def wait_http(self, url: str, timeout_s: float) -> None:
         """Wait until ``url`` answers 200; fail early, with the log's tail, when the process exits."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.info() is None:
                 raise ProcessError(
-                    f"{self.name} exited during start-up. Last lines of {self.log_file}:\n{self.log_tail()}"
+                    f"{self.name} exited during start-up. Last lines of {self.log_file}:\n{log_tail(self.log_file)}"
                 )
             try:
                 if httpx.get(url, timeout=1.0).status_code == 200:

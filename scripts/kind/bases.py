@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,12 +82,10 @@ def build_rootfs(base: Base, tar: Path, log: Path) -> None:
     ]
     start = time.monotonic()
     say(f"  base {base.name}: mmdebstrap {SUITE} + {len(base.packages)} packages (~1-2 min)")
-    with log.open("a") as out:
-        out.write(f"\n$ {' '.join(cmd)}\n")
-        out.flush()
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
-    if proc.returncode != 0:
+    try:
+        toolchain.run(cmd, log, what=f"mmdebstrap of base {base.name} failed", error=podman.EngineError)
+    except podman.EngineError:
         part.unlink(missing_ok=True)
-        raise podman.EngineError(f"mmdebstrap of base {base.name} failed (exit {proc.returncode}); log: {log}")
+        raise
     part.replace(tar)
     say(f"  base {base.name}: {tar.stat().st_size / 1e6:.0f} MB in {time.monotonic() - start:.0f} s")

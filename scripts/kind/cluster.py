@@ -288,23 +288,20 @@ def _create(name: str, image: str, config: Path, log: Path) -> None:
         "180s",
     ]
     say(f"kind: creating cluster {name} from {image} (~20-60 s; log: {log})")
-    with log.open("a") as out, toolchain._Ticker(f"kind create cluster {name}", 1):
-        out.write(f"\n$ {' '.join(cmd)}\n")
-        out.flush()
-        proc = subprocess.run(
-            cmd, stdout=out, stderr=subprocess.STDOUT, env=kind_env(), check=False, timeout=CREATE_TIMEOUT_S
-        )
-    if proc.returncode != 0:
-        tail = "\n".join(log.read_text().strip().splitlines()[-6:])
+    try:
+        with toolchain.Ticker(f"kind create cluster {name}", 1):
+            toolchain.run(
+                cmd, log, env=kind_env(), timeout=CREATE_TIMEOUT_S, what="kind create cluster failed", error=KindError
+            )
+    except KindError as err:
         subprocess.run(
             [*kind_cli(), "delete", "cluster", "--name", name, "--kubeconfig", str(kubeconfig_path(name))],
             capture_output=True,
             env=kind_env(),
             check=False,
         )
-        raise KindError(
-            f"kind create cluster failed (exit {proc.returncode}); removed what it made.\n{tail}\nfull log: {log}"
-        )
+        headline, rest = str(err).split("\n", 1)  # "kind create cluster failed (exit N)", then the tail and the log
+        raise KindError(f"{headline}; removed what it made.\n{rest}") from None
 
 
 def _wire_registry(node: str, log: Path) -> None:

@@ -9,13 +9,13 @@ is `scripts.gpu_shape`, the one the sim uses.
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from scripts import toolchain
 from scripts.gpu_shape import DEFAULT_PRODUCT, GPU_TAINT, SimSpec, extended_resources, gpu_labels
 from scripts.kind import podman
 
@@ -124,13 +124,7 @@ def advertise(kubectl: list[str], node: str, spec: SimSpec, log: Path) -> None:
             "--timeout=60s",
         ],
     ]
-    with log.open("a") as out:
-        for cmd in steps:
-            out.write(f"\n$ {' '.join(cmd)}\n")
-            out.flush()
-            stdin = json.dumps(runtime_class()) if "apply" in cmd else None
-            proc = subprocess.run(
-                cmd, input=stdin, stdout=out, stderr=subprocess.STDOUT, text=True, check=False, timeout=90
-            )
-            if proc.returncode != 0:
-                raise GpuNodeError(f"cannot make node {node} a GPU node ({cmd[len(kubectl)]} failed); log: {log}")
+    for cmd in steps:
+        stdin = json.dumps(runtime_class()) if "apply" in cmd else None
+        what = f"cannot make node {node} a GPU node: kubectl {cmd[len(kubectl)]} failed"
+        toolchain.run(cmd, log, input=stdin, timeout=90, what=what, error=GpuNodeError)

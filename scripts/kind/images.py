@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -116,13 +115,11 @@ def wheelhouse(log: Path) -> Path:
     shutil.rmtree(part, ignore_errors=True)
     say(f"  wheelhouse: downloading {len(reqs)} requirement(s) for Python {sys.version.split()[0]}")
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary", ":all:", "-d", str(part), *reqs]
-    with log.open("a") as out:
-        out.write(f"\n$ {' '.join(cmd)}\n")
-        out.flush()
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=False)
-    if proc.returncode != 0:
+    try:
+        toolchain.run(cmd, log, what="building the wheelhouse failed: pip download", error=podman.EngineError)
+    except podman.EngineError:
         shutil.rmtree(part, ignore_errors=True)
-        raise podman.EngineError(f"building the wheelhouse failed (pip download, exit {proc.returncode}); log: {log}")
+        raise
     part.replace(home)
     return home
 

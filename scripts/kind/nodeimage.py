@@ -78,7 +78,7 @@ def kind_source() -> Path:
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, **toolchain._go_base()},
+        env={**os.environ, **toolchain.go_base()},
     )
     for line in out.stdout.splitlines():
         if '"Dir":' in line:
@@ -115,7 +115,7 @@ def _step(name: str, log: Path, fn: Callable[[], str]) -> str:
     start = time.monotonic()
     try:
         result = fn()
-    except (podman.EngineError, toolchain.ToolchainError, subprocess.CalledProcessError, OSError) as err:
+    except (podman.EngineError, toolchain.ToolchainError, OSError) as err:
         raise NodeImageError(f"node image step {name!r} failed: {err} (log: {log})") from None
     say(f"  node image: {name} ({time.monotonic() - start:.0f} s)")
     return result
@@ -142,9 +142,8 @@ def _pause(source: Path, log: Path) -> Path:
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         cmd = ["gcc", "-Os", "-static", "-DVERSION=v3.10.2", "-o", str(out), str(source / "build/pause/linux/pause.c")]
-        with log.open("a") as f:
-            subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, check=True)
-        subprocess.run(["strip", str(out)], check=True)
+        toolchain.run(cmd, log, error=NodeImageError)
+        toolchain.run(["strip", str(out)], log, error=NodeImageError)
     return out
 
 
@@ -153,7 +152,7 @@ def component_images(log: Path) -> tuple[list[str], dict[str, str]]:
     kube = toolchain.ensure("kubernetes") / "bin"
     node = toolchain.ensure("kube-node") / "bin"
     net = bases.ensure(NET, log)
-    k8s_src = Path(toolchain._module_dir(f"k8s.io/kubernetes@v{toolchain.KUBERNETES_VERSION}", kube.parent, log))
+    k8s_src = Path(toolchain.module_dir(f"k8s.io/kubernetes@v{toolchain.KUBERNETES_VERSION}", kube.parent, log))
     refs: list[str] = []
     for ref in kubeadm_images(node / "kubeadm"):
         name = ref.rsplit("/", 1)[-1].split(":")[0]

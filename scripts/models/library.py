@@ -25,6 +25,7 @@ from app.errors import (
 from app.gateway import OllamaGateway, Progress
 from app.lock import Lock, LockedModel, Mirror, manifest_digest, normalize_digest, pin, read_lock, write_lock
 from scripts.console import OnProgress, quiet
+from scripts.toolchain import OLLAMA_VERSION
 
 Warn = Callable[[str], None]
 """Told about something worth a person's attention that does not stop the operation."""
@@ -74,8 +75,8 @@ def lock_models(
 
 PULL_HINTS = {
     "no Location header": (
-        "the registry sent the blob itself (HTTP 200), but Ollama (0.24 through 0.32.15) only downloads blobs "
-        "through a redirect to a blob store on another host name, the way registry.ollama.ai answers "
+        f"the registry sent the blob itself (HTTP 200), but Ollama (0.24 through {OLLAMA_VERSION}) only downloads "
+        "blobs through a redirect to a blob store on another host name, the way registry.ollama.ai answers "
         "(ollama/ollama#7244). Serve the mirror with redirects: CNCF distribution with `middleware: storage: - "
         "name: redirect` (or an S3/CloudFront backend); see README.md, 'Models: catalog and lock'."
     ),
@@ -88,8 +89,9 @@ PULL_HINTS = {
 }
 PUSH_HINTS = {
     "no Host in request URL": (
-        "the registry answered the upload with a relative Location header, which Ollama (0.24 through 0.32.15) "
-        "cannot follow (it needs an absolute URL, as CNCF distribution sends). `crane registry serve` is one such"
+        "the registry answered the upload with a relative Location header, which Ollama "
+        f"(0.24 through {OLLAMA_VERSION}) cannot follow (it needs an absolute URL, as CNCF distribution sends). "
+        "`crane registry serve` is one such"
         " registry; mirror into a CNCF distribution registry instead."
     ),
     **PULL_HINTS,

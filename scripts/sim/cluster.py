@@ -12,7 +12,6 @@ import contextlib
 import os
 import re
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -272,20 +271,9 @@ class Sim:
             "PATH": f"{kubectl_dir}{os.pathsep}{os.environ.get('PATH', '')}",
         }
         self.root.mkdir(parents=True, exist_ok=True)
-        with self.log.open("a") as log:
-            log.write(f"\n$ {' '.join(cmd)}\n")
-            log.flush()
-            proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
-            while proc.poll() is None:  # kwokctl waits 2 min for a dead API server to serve: watch for that
-                dead = self.dead_component()
-                if dead:
-                    proc.terminate()
-                    proc.wait(timeout=10)
-                    raise SimError(dead)
-                time.sleep(0.25)
-        if proc.returncode != 0:
-            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-12:])
-            raise SimError(f"kwokctl {cmd[3]} {cmd[4]} failed (exit {proc.returncode}):\n{tail}\nfull log: {self.log}")
+        # kwokctl waits 2 min for a dead API server to serve: watch for that
+        what = f"kwokctl {cmd[3]} {cmd[4]} failed"
+        toolchain.run(cmd, self.log, env=env, watch=self.dead_component, what=what, error=SimError)
 
     def _write_kubeconfig(self) -> SimCluster:
         """A kubeconfig with the certificates inlined and one context, `snap2prod-sim`, so it works anywhere."""

@@ -35,7 +35,7 @@ def test_a_failed_build_step_names_the_step_and_its_log(
     monkeypatch.setenv("SNAP2PROD_CACHE", str(tmp_path))
 
     def install(home: Path, log: Path) -> None:  # a real `go install` of a module that does not exist
-        toolchain._run(["go", "install", "example.invalid/snap2prod/nothing@v0.0.1"], log, env=toolchain._go_env(home))
+        toolchain.run(["go", "install", "example.invalid/snap2prod/nothing@v0.0.1"], log, env=toolchain.go_env(home))
 
     broken = toolchain.Tool("broken", "0.0.1", 0.1, install, lambda home: "0.0.1")
     monkeypatch.setitem(toolchain.TOOLS, "broken", broken)

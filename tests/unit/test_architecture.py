@@ -25,6 +25,8 @@ ROOMS: dict[str, set[str]] = {
     "bench": {"app", SHARED, *COMMANDS},
 }
 """Each room and the rooms it may import (docs/ARCHITECTURE.md draws the same picture)."""
+SHARED_PACKAGES = {"scripts.toolchain"}
+"""Shared modules grown into a package of their own: they stay in the shared room."""
 
 
 def modules() -> dict[str, Path]:
@@ -39,7 +41,7 @@ def modules() -> dict[str, Path]:
 
 def room(module: str) -> str:
     """The room a module lives in: the vision core (app), the page (app/ui with the page's entry points), a command
-    package, the CLI, the benchmarks, or the shared modules of scripts/."""
+    package, the CLI, the benchmarks, or the shared modules of scripts/ (a shared package's modules among them)."""
     parts = module.split(".")
     if parts[0] == "bench":
         return "bench"
@@ -47,7 +49,7 @@ def room(module: str) -> str:
         return UI
     if parts[0] == "app":
         return "app"
-    if len(parts) >= 2 and (ROOT / "scripts" / parts[1]).is_dir():
+    if len(parts) >= 2 and (ROOT / "scripts" / parts[1]).is_dir() and f"scripts.{parts[1]}" not in SHARED_PACKAGES:
         return f"scripts.{parts[1]}"
     return "scripts.cli" if module == "scripts.cli" else SHARED
 

@@ -23,7 +23,7 @@ KIND_CONFIG = yaml.safe_load(cluster.KIND_CONFIG.read_text())
 
 
 def test_the_charts_ollama_tag_is_the_pinned_ollama() -> None:
-    """Source: scripts/toolchain.py OLLAMA_VERSION (the laptop's build); the cluster runs the same version."""
+    """Source: scripts/toolchain/pins.py OLLAMA_VERSION (the laptop's build); the cluster runs the same version."""
     assert CHART_VALUES["ollama"]["image"]["tag"] == toolchain.OLLAMA_VERSION
 
 
