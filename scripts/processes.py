@@ -32,9 +32,22 @@ def state_dir() -> Path:
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """Something listens there and accepts a connection (an Ollama, a page, an API server already running)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
         return sock.connect_ex((host, port)) == 0
+
+
+def can_listen(port: int, address: str = "127.0.0.1") -> bool:
+    """A server of ours could bind ``address:port`` now (a port held by anything, even a listener that does not
+    accept, is not free). The one bind check: kind's host ports and the local registry use it too."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((address, port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port() -> int:

@@ -23,6 +23,7 @@ from scripts import toolchain
 from scripts.console import say
 from scripts.gpu_shape import DEFAULT_PRODUCT, SimSpec
 from scripts.kind import gpu, node_files, nodeimage, podman, registry
+from scripts.processes import can_listen
 
 ROOT = Path(__file__).resolve().parents[2]
 KIND_CONFIG = ROOT / "stacks" / "local" / "kind.yaml"
@@ -170,18 +171,6 @@ def host_ports(config: dict[str, Any]) -> list[tuple[str, int]]:
     ]
 
 
-def _busy(address: str, port: int) -> bool:
-    import socket
-
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((address, port))
-        except OSError:
-            return True
-    return False
-
-
 def node_image(image: str | None) -> str:
     if image:
         return image
@@ -239,9 +228,9 @@ def up(
         config = derived_config(base, spec)
         config["name"] = name
         for address, port in host_ports(config):
-            if _busy(address, port):
+            if not can_listen(port, address):
                 raise KindError(f"port {address}:{port} is busy ({config_path} maps the cluster to it); free it")
-        if not registry.running(registry.REGISTRY) and not registry.port_free(registry.HOST_PORT):
+        if not registry.running(registry.REGISTRY) and not can_listen(registry.HOST_PORT):
             raise KindError(f"port 127.0.0.1:{registry.HOST_PORT} is busy (the local registry needs it); free it")
         ref = node_image(image)
         folder = state_dir(name)

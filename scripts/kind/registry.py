@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import tempfile
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import httpx
 from scripts import toolchain
 from scripts.kind import bases, podman
 from scripts.kind.images import build_image
+from scripts.processes import can_listen
 
 NETWORK = "kind"
 VOLUME = "snap2prod-registry"
@@ -78,16 +78,6 @@ def registry_image(log: Path) -> str:
         return build_image("registry", ctx, ref, "scratch", {}, log).ref
 
 
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def running(name: str) -> bool:
     out = podman.run(["container", "inspect", "--format", "{{.State.Running}}", name], check=False)
     return out.strip() == "true"
@@ -96,7 +86,7 @@ def running(name: str) -> bool:
 def up(log: Path) -> Endpoints:
     """Start (or keep) the three containers on the KIND network; wait until the registry answers."""
     ensure_network(log)
-    if not running(REGISTRY) and not port_free(HOST_PORT):
+    if not running(REGISTRY) and not can_listen(HOST_PORT):
         raise podman.EngineError(f"port {HOST_PORT} on 127.0.0.1 is busy: the local registry needs it; free it")
     image = registry_image(log)
     python = bases.ensure(bases.PYTHON, log)
