@@ -283,6 +283,32 @@ def test_a_rollout_that_never_becomes_ready_is_rolled_back_and_the_previous_revi
     assert app.status.ready_replicas == app.spec.replicas == 2
 
 
+def test_a_failed_first_install_is_removed_and_leaves_no_release_and_no_workload(
+    sim_cluster: SimCluster, sim_api: Any, namespace: str, real_lock: Path, tmp_path: Path
+) -> None:
+    """Nothing to roll back to: promote removes the release it started, so the next promotion starts clean."""
+    code, report = promote(
+        sim_cluster,
+        namespace,
+        tmp_path,
+        "--lock",
+        str(real_lock),
+        "--from-lock",
+        "--timeout",
+        "8",
+        app={"resources": {"requests": {"cpu": "64"}}},  # never scheduled (see the test above)
+    )
+    assert (code, report["outcome"]) == (6, "RolloutFailed")
+    assert report["error"].endswith("it was a first install, so the release was removed."), report["error"]
+    assert (report["revision"], report["previous_revision"]) == (None, None)
+    assert helm_history(sim_cluster, namespace) == []
+    apps = client.AppsV1Api(sim_api)
+    assert [d.metadata.name for d in apps.list_namespaced_deployment(namespace).items] == []
+
+    code, again = promote(sim_cluster, namespace, tmp_path, "--lock", str(real_lock), "--from-lock")
+    assert (code, again["outcome"], again["revision"]) == (0, "promoted", 1)
+
+
 def test_the_verify_step_checks_a_real_ollama_against_the_lock(ollama_host: str, real_lock: Path) -> None:
     """The cluster's models are read by `scripts.promote.verify` through a port-forward. Simulated
     nodes run no containers, so this drives the same `verify_models` against the real local Ollama of the test run."""
