@@ -39,13 +39,15 @@ def core(sim_api: Any) -> client.CoreV1Api:
 
 @pytest.fixture
 def namespace(core: client.CoreV1Api) -> Iterator[str]:
-    """A namespace of the test's own; deleted afterwards and waited for, so the next test sees an idle cluster."""
+    """A namespace of the test's own; deleted afterwards and its pods waited for, so the next test sees idle GPUs
+    (the namespace itself goes a few seconds later, when the namespace controller has emptied it)."""
     name = f"t-{uuid.uuid4().hex[:8]}"
     core.create_namespace({"metadata": {"name": name}})
     wait_for("the default ServiceAccount", lambda: exists(core.read_namespaced_service_account, "default", name))
     yield name
-    core.delete_namespace(name)
-    wait_for(f"namespace {name} to go away", lambda: not exists(core.read_namespace, name), 120)
+    core.delete_namespace(name)  # no new pods from here on; the ones there go at once, not after a grace period
+    core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
+    wait_for(f"the pods of namespace {name} to go away", lambda: not core.list_namespaced_pod(name).items, 120)
 
 
 def pod(
