@@ -30,3 +30,13 @@ def exists(read: Callable[..., Any], *args: str) -> bool:
             return False
         raise
     return True
+
+
+def delete_namespace(core: Any, name: str, timeout_s: float = 120.0) -> None:
+    """Delete a test's namespace and wait until its pods are gone, so the next test sees idle GPUs: the pods go at
+    once (no grace period: nothing in them needs one), the namespace a few seconds later, unawaited."""
+    if not exists(core.read_namespace, name):
+        return
+    core.delete_namespace(name)  # from here on no new pod is admitted in it
+    core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
+    wait_for(f"the pods of namespace {name} to go away", lambda: not core.list_namespaced_pod(name).items, timeout_s)

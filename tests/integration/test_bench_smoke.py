@@ -7,7 +7,6 @@ figure is compared with its target here, and nothing is written to bench/ or the
 from __future__ import annotations
 
 import math
-import time
 import uuid
 from typing import Any
 
@@ -19,7 +18,7 @@ from bench import kind as kind_bench
 from bench.report import BenchResult
 from scripts.kind import cluster
 from scripts.sim import SimCluster
-from tests.kube import exists
+from tests.kube import delete_namespace
 
 
 def assert_measured(result: BenchResult, pid: str, numbers: tuple[str, ...]) -> None:
@@ -61,11 +60,7 @@ def test_p4_promote_runs_on_the_shared_sim_cluster(reuse_ollama: str, sim_cluste
     finally:
         core = client.CoreV1Api(sim_api)
         for name in (f"{prefix}-0", f"{prefix}-raw-0"):
-            if exists(core.read_namespace, name):
-                core.delete_namespace(name)
-                deadline = time.monotonic() + 60
-                while core.list_namespaced_pod(name).items and time.monotonic() < deadline:
-                    time.sleep(0.25)
+            delete_namespace(core, name)
     assert_measured(result, "P4", ("cold s", "raw helm --wait s", "cold / raw", "no-op s", "dry-run s"))
 
 

@@ -36,7 +36,7 @@ from tests.fixtures.chart.helm import (
     values_args,
     write_values,
 )
-from tests.kube import exists, wait_for
+from tests.kube import delete_namespace, exists, wait_for
 
 RELEASE = "snap2prod"
 OLLAMA = f"{RELEASE}-ollama"
@@ -58,8 +58,7 @@ def restricted_namespace(api: Any) -> Iterator[str]:
     try:
         yield name
     finally:
-        core.delete_namespace(name)
-        wait_for(f"namespace {name} to go away", lambda: not exists(core.read_namespace, name), 180)
+        delete_namespace(core, name)
 
 
 @contextlib.contextmanager

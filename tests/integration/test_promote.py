@@ -32,7 +32,7 @@ from scripts.promote import verify
 from scripts.sim import SimCluster
 from tests import models_fixtures
 from tests.fixtures.chart.helm import FIXTURE_LOCK, helm, one, template
-from tests.kube import exists
+from tests.kube import delete_namespace, exists
 
 TIMEOUT = "60"
 
@@ -45,12 +45,7 @@ def own_namespace(api: Any) -> Iterator[str]:
     try:
         yield name
     finally:
-        core = client.CoreV1Api(api)
-        if exists(core.read_namespace, name):
-            core.delete_namespace(name)
-            deadline = time.monotonic() + 60
-            while core.list_namespaced_pod(name).items and time.monotonic() < deadline:
-                time.sleep(0.25)
+        delete_namespace(client.CoreV1Api(api), name)
 
 
 @pytest.fixture

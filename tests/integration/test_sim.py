@@ -26,7 +26,7 @@ from scripts.gpu_shape import GPU_RESOURCE
 from scripts.processes import free_port, port_in_use
 from scripts.sim import CONTEXT, START_TIMEOUT_S, Sim, SimCluster, SimError, SimSpec
 from scripts.sim.nodes import node_manifests
-from tests.kube import exists, wait_for
+from tests.kube import delete_namespace, exists, wait_for
 
 CHART = Path(__file__).parents[1] / "fixtures" / "charts" / "sim-echo"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
@@ -39,15 +39,12 @@ def core(sim_api: Any) -> client.CoreV1Api:
 
 @pytest.fixture
 def namespace(core: client.CoreV1Api) -> Iterator[str]:
-    """A namespace of the test's own; deleted afterwards and its pods waited for, so the next test sees idle GPUs
-    (the namespace itself goes a few seconds later, when the namespace controller has emptied it)."""
+    """A namespace of the test's own; deleted afterwards (tests.kube.delete_namespace)."""
     name = f"t-{uuid.uuid4().hex[:8]}"
     core.create_namespace({"metadata": {"name": name}})
     wait_for("the default ServiceAccount", lambda: exists(core.read_namespaced_service_account, "default", name))
     yield name
-    core.delete_namespace(name)  # no new pods from here on; the ones there go at once, not after a grace period
-    core.delete_collection_namespaced_pod(name, grace_period_seconds=0)
-    wait_for(f"the pods of namespace {name} to go away", lambda: not core.list_namespaced_pod(name).items, 120)
+    delete_namespace(core, name)
 
 
 def pod(
