@@ -10,6 +10,7 @@ bench/suite.json and rewrites the README's section from it, so the README quotes
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -33,13 +34,34 @@ def parse_stages(text: str) -> dict[str, Any]:
     """Stage seconds (in the order they ran) and outcome counts from the lines `make test` collected."""
     stages: dict[str, int] = {}
     counts: dict[str, int] = {}
+    builds: dict[str, int] = {}
     for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2:
+        if len(parts) >= 3 and parts[0] == "build":  # scripts.toolchain.note_build: a cold build in this run
+            builds[" ".join(parts[1:-1])] = int(parts[-1])
+        elif len(parts) == 2:
             stages[parts[0]] = stages.get(parts[0], 0) + int(parts[1])
         elif len(parts) == 3 and parts[0] == "count":
             counts[parts[1]] = int(parts[2])
-    return {"stages": stages, "counts": counts}
+    return {"stages": stages, "counts": counts, "builds": builds}
+
+
+BUILT_IN_LOG = (
+    re.compile(r"^  (?P<name>[\w.-]+) \S+ ready in (?P<s>\d+)s -> "),  # the toolchain
+    re.compile(r"^  (?P<name>base \w+): \d+ MB in (?P<s>\d+) s$"),
+    re.compile(r"^  (?P<name>image \w+): \S+ \w+ in (?P<s>\d+) s$"),
+    re.compile(r"^(?P<name>kind node image): \S+ built in (?P<s>\d+) s$"),
+)
+
+
+def builds_in_log(text: str) -> dict[str, int]:
+    """The cold builds a `make test` output reports (for a run made before its stages file recorded them)."""
+    builds: dict[str, int] = {}
+    for line in text.splitlines():
+        for pattern in BUILT_IN_LOG:
+            if match := pattern.match(line):
+                builds[match["name"]] = int(match["s"])
+    return builds
 
 
 def summary_lines(run: dict[str, Any]) -> list[str]:
@@ -49,6 +71,9 @@ def summary_lines(run: dict[str, Any]) -> list[str]:
     lines.append(f"  {'total':<28} {sum(stages.values()):>6}")
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(run["counts"].items()))
     lines.append(f"  tests: {counts or 'none ran'}")
+    builds = run.get("builds") or {}
+    if builds:
+        lines.append("  built cold in this run (s): " + ", ".join(f"{name} {sec}" for name, sec in builds.items()))
     return lines
 
 
@@ -95,6 +120,18 @@ def readme_section(records: dict[str, dict[str, Any]]) -> str:
         + " | ".join(", ".join(f"{n} {o}" for o, n in sorted(records[label]["counts"].items())) for label in labels)
         + " |"
     )
+    built: list[str] = []
+    for run in records.values():
+        built += [n for n in run.get("builds") or {} if n not in built]
+    if built:
+        lines += [
+            "",
+            "| built cold during the run (s) | " + " | ".join(labels) + " |",
+            "| --- |" + " --- |" * len(labels),
+        ]
+        for name in built:
+            row = [str((records[label].get("builds") or {}).get(name, "")) for label in labels]
+            lines.append(f"| {name} | " + " | ".join(row) + " |")
     lines.append(README_END)
     return "\n".join(lines)
 
@@ -111,11 +148,14 @@ def read_records(path: Path = RECORD) -> dict[str, dict[str, Any]]:
     return records
 
 
-def record(label: str) -> None:
-    """File the machine's last run under ``label`` and rewrite the README's section."""
+def record(label: str, log: Path | None = None) -> None:
+    """File the machine's last run under ``label`` and rewrite the README's section; ``log`` (the run's output)
+    adds the cold builds it reports when the run did not record them itself."""
     run = json.loads(last_run_path().read_text())
     if run["exit"] != 0:
         raise SystemExit(f"the last run failed (exit {run['exit']}); only a passing run is quoted")
+    if log is not None and not run.get("builds"):
+        run["builds"] = builds_in_log(log.read_text())
     records = read_records()
     records[label] = run
     RECORD.write_text(json.dumps(records, indent=1) + "\n")
@@ -126,10 +166,10 @@ def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[0] == "summary":
         summary(Path(argv[1]), int(argv[2]))
         return 0
-    if len(argv) == 2 and argv[0] == "record":
-        record(argv[1])
+    if len(argv) in (2, 4) and argv[0] == "record" and (len(argv) == 2 or argv[2] == "--log"):
+        record(argv[1], Path(argv[3]) if len(argv) == 4 else None)
         return 0
-    print("usage: python -m bench.suite summary STAGES RC | record LABEL", file=sys.stderr)
+    print("usage: python -m bench.suite summary STAGES RC | record LABEL [--log MAKE_TEST_OUTPUT]", file=sys.stderr)
     return 2
 
 

@@ -88,4 +88,5 @@ def build_rootfs(base: Base, tar: Path, log: Path) -> None:
         part.unlink(missing_ok=True)
         raise
     part.replace(tar)
+    toolchain.note_build(f"base {base.name}", time.monotonic() - start)
     say(f"  base {base.name}: {tar.stat().st_size / 1e6:.0f} MB in {time.monotonic() - start:.0f} s")

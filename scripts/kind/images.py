@@ -158,6 +158,7 @@ def build_image(
     have = podman.inspect_image(ref)
     assert have is not None
     seconds = time.monotonic() - start
+    toolchain.note_build(f"image {name}", seconds)
     say(f"  image {name}: {ref} {have['Id'][:12]} in {seconds:.0f} s")
     return Built(name, ref, image_id(have), key, base, seconds)
 

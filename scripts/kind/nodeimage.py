@@ -293,6 +293,7 @@ def ensure(log: Path | None = None) -> NodeImage:
             ),
         )
     seconds = time.monotonic() - start
+    toolchain.note_build("kind node image", seconds)
     say(f"kind node image: {ref} built in {seconds:.0f} s")
     return NodeImage(ref, seconds, cached=False)
 

@@ -66,6 +66,7 @@ from scripts.toolchain.runner import (
     go_install,
     log_tail,
     module_dir,
+    note_build,
     run,
 )
 from scripts.toolchain.tools import PROFILES, TOOLS, binary, check, ensure
@@ -123,6 +124,7 @@ __all__ = [
     "module_dir",
     "native_cpu_flags",
     "native_ollama",
+    "note_build",
     "ollama_server_step",
     "ollama_variant",
     "run",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from scripts import paths
 from scripts.toolchain.pins import DEBIAN_RELEASE
-from scripts.toolchain.runner import Ticker, ToolchainError
+from scripts.toolchain.runner import Ticker, ToolchainError, note_build
 
 cache_dir = paths.cache_dir
 
@@ -80,5 +80,7 @@ def _install(tool: Tool) -> Path:
     if want and reported != want:
         raise ToolchainError(f"{tool.name} reports version {reported!r}, expected {want!r}; see {log}")
     tool.done_marker.write_text(f"{reported}\n")
-    print(f"  {tool.name} {reported} ready in {time.monotonic() - ticker.start:.0f}s -> {tool.home}", flush=True)
+    seconds = time.monotonic() - ticker.start
+    note_build(tool.name, seconds)
+    print(f"  {tool.name} {reported} ready in {seconds:.0f}s -> {tool.home}", flush=True)
     return tool.home

@@ -98,6 +98,19 @@ def _watched(
     return proc.returncode
 
 
+STAGES_ENV = "SNAP2PROD_STAGES"
+"""Set by `make test`: a file of the run's stage times; a cold build adds a ``build NAME SECONDS`` line to it, so
+the suite's summary (bench/suite.py) says what this run built and how long each took."""
+
+
+def note_build(name: str, seconds: float) -> None:
+    """Record a cold build's time for `make test`'s summary (nothing happens outside `make test`)."""
+    stages = os.environ.get(STAGES_ENV)
+    if stages:
+        with Path(stages).open("a") as out:
+            out.write(f"build {name} {round(seconds)}\n")
+
+
 def log_tail(log: Path, lines: int = TAIL_LINES) -> str:
     """The last lines of a log file (what an error shows of a process that ran in the background)."""
     try:

@@ -54,3 +54,34 @@ def test_the_readme_section_has_a_column_per_recorded_run() -> None:
 def test_the_readme_quotes_the_recorded_runs_as_generated() -> None:
     readme = suite.README.read_text()
     assert suite.readme_with_section(readme, suite.read_records()) == readme
+
+
+BUILT = "venv 2\nbuild ollama 473\nbuild base python 181\nbuild kind node image 95\ntoolchain 600\ncount passed 3\n"
+
+
+def test_cold_builds_are_kept_apart_from_the_stages_they_ran_in() -> None:
+    run = suite.parse_stages(BUILT)
+    assert run["stages"] == {"venv": 2, "toolchain": 600}  # a build is inside a stage, never added to the total
+    assert run["builds"] == {"ollama": 473, "base python": 181, "kind node image": 95}
+
+
+def test_the_builds_a_make_test_output_reports_are_read_from_its_own_lines() -> None:
+    output = (
+        "[1/20] ollama 0.32.15\n"
+        "  ollama 0.32.15 ready in 473s -> /root/.cache/snap2prod/tools/ollama-0.32.15-x86-64-v3-888807b8\n"
+        "  base python: 151 MB in 181 s\n"
+        "  image app: localhost/snap2prod/app:abc 0123456789ab in 60 s\n"
+        "kind node image: localhost/snap2prod/node:v1.36.3-abc built in 95 s\n"
+        "  ollama: [#####      ]   120s (cold build ~12 min)\n"
+    )
+    assert suite.builds_in_log(output) == {"ollama": 473, "base python": 181, "image app": 60, "kind node image": 95}
+
+
+def test_the_readme_lists_each_runs_cold_builds_in_a_table_of_their_own() -> None:
+    records = {
+        "cold": {"stages": {"toolchain": 900}, "counts": {}, "finished": "d", "commit": "c", "builds": {"helm": 111}},
+        "warm": {"stages": {"toolchain": 4}, "counts": {}, "finished": "e", "commit": "f"},
+    }
+    lines = suite.readme_section(records).splitlines()
+    assert "| built cold during the run (s) | cold | warm |" in lines
+    assert "| helm | 111 |  |" in lines
