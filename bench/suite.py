@@ -47,7 +47,7 @@ def parse_stages(text: str) -> dict[str, Any]:
 
 
 BUILT_IN_LOG = (
-    re.compile(r"^  (?P<name>[\w.-]+) \S+ ready in (?P<s>\d+)s -> "),  # the toolchain
+    re.compile(r"^  (?P<name>[\w.-]+) .+? ready in (?P<s>\d+)s -> "),  # the toolchain
     re.compile(r"^  (?P<name>base \w+): \d+ MB in (?P<s>\d+) s$"),
     re.compile(r"^  (?P<name>image \w+): \S+ \w+ in (?P<s>\d+) s$"),
     re.compile(r"^(?P<name>kind node image): \S+ built in (?P<s>\d+) s$"),
