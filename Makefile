@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEPS_STAMP := $(VENV)/.deps-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
+# Two pytest-xdist workers: one runs the container and KIND tests (they wait on pods most of the time), the other
+# everything else (tests/conftest.py groups them). TEST_WORKERS=0 runs them in one process, in order.
+TEST_WORKERS ?= 2
 
 .PHONY: demo test lint format bench down toolchain venv clean help
 
@@ -45,7 +48,8 @@ format: venv
 	@$(BIN)/ruff format .
 
 # pytest exits 5 when it collected no tests: that is a failure here, never a pass. Each stage's seconds go to a
-# temporary file (the tests add one line per test directory, tests/conftest.py); bench/suite.py prints them at the
+# temporary file (the tests add their wall time and one line per test directory, tests/conftest.py); bench/suite.py
+# prints them at the
 # end and keeps them as this machine's last run (`python -m bench.suite record LABEL` files it for the README).
 test:
 	@set +e; stages=$$(mktemp); export SNAP2PROD_STAGES=$$stages; \
@@ -53,7 +57,7 @@ test:
 	  t=$$(date +%s); $(MAKE) --no-print-directory $$stage || { rm -f $$stages; exit 2; }; \
 	  echo "$$stage $$(( $$(date +%s) - t ))" >> $$stages; \
 	done; \
-	echo "== tests"; $(BIN)/pytest $(PYTEST_ARGS); rc=$$?; \
+	echo "== tests"; $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS); rc=$$?; \
 	$(BIN)/python -m bench.suite summary "$$stages" "$$rc"; rm -f $$stages; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

@@ -35,15 +35,18 @@ def parse_stages(text: str) -> dict[str, Any]:
     stages: dict[str, int] = {}
     counts: dict[str, int] = {}
     builds: dict[str, int] = {}
+    directories: dict[str, int] = {}
     for line in text.splitlines():
         parts = line.split()
         if len(parts) >= 3 and parts[0] == "build":  # scripts.toolchain.note_build: a cold build in this run
             builds[" ".join(parts[1:-1])] = int(parts[-1])
+        elif len(parts) == 3 and parts[0] == "dir":  # tests/conftest.py: test time per directory, all workers
+            directories[parts[1]] = int(parts[2])
         elif len(parts) == 2:
             stages[parts[0]] = stages.get(parts[0], 0) + int(parts[1])
         elif len(parts) == 3 and parts[0] == "count":
             counts[parts[1]] = int(parts[2])
-    return {"stages": stages, "counts": counts, "builds": builds}
+    return {"stages": stages, "counts": counts, "builds": builds, "directories": directories}
 
 
 BUILT_IN_LOG = (
@@ -71,6 +74,12 @@ def summary_lines(run: dict[str, Any]) -> list[str]:
     lines.append(f"  {'total':<28} {sum(stages.values()):>6}")
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(run["counts"].items()))
     lines.append(f"  tests: {counts or 'none ran'}")
+    directories = run.get("directories") or {}
+    if directories:
+        lines.append(
+            "  test time per directory, summed over the workers (s): "
+            + ", ".join(f"{name} {sec}" for name, sec in directories.items())
+        )
     builds = run.get("builds") or {}
     if builds:
         lines.append("  built cold in this run (s): " + ", ".join(f"{name} {sec}" for name, sec in builds.items()))
@@ -120,18 +129,18 @@ def readme_section(records: dict[str, dict[str, Any]]) -> str:
         + " | ".join(", ".join(f"{n} {o}" for o, n in sorted(records[label]["counts"].items())) for label in labels)
         + " |"
     )
-    built: list[str] = []
-    for run in records.values():
-        built += [n for n in run.get("builds") or {} if n not in built]
-    if built:
-        lines += [
-            "",
-            "| built cold during the run (s) | " + " | ".join(labels) + " |",
-            "| --- |" + " --- |" * len(labels),
-        ]
-        for name in built:
-            row = [str((records[label].get("builds") or {}).get(name, "")) for label in labels]
-            lines.append(f"| {name} | " + " | ".join(row) + " |")
+    for field, title in (
+        ("directories", "test time per directory (s, summed over the workers)"),
+        ("builds", "built cold during the run (s)"),
+    ):
+        rows: list[str] = []
+        for run in records.values():
+            rows += [n for n in run.get(field) or {} if n not in rows]
+        if rows:
+            lines += ["", f"| {title} | " + " | ".join(labels) + " |", "| --- |" + " --- |" * len(labels)]
+            for name in rows:
+                cells = [str((records[label].get(field) or {}).get(name, "")) for label in labels]
+                lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append(README_END)
     return "\n".join(lines)
 

@@ -110,13 +110,26 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     _SECONDS_PER_DIRECTORY[directory] += report.duration
 
 
+CONTAINERS_GROUP = "containers"
+"""The xdist group of every test that drives podman or KIND: one worker runs them, in order, so two never fight
+over the engine, the local registry or a cluster's host ports."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs two pytest-xdist workers (--dist loadgroup): a module stays on one worker, so its module
+    fixtures are made once; a module or test marked ``xdist_group(CONTAINERS_GROUP)`` joins that group instead."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
 def _write_stages(session: pytest.Session) -> None:
     stages = os.environ.get("SNAP2PROD_STAGES")
-    if not stages:
+    if not stages or hasattr(session.config, "workerinput"):  # an xdist worker: its controller writes the stages
         return
     wall = time.monotonic() - session.stash[_STARTED]
-    lines = [f"{d} {round(s)}" for d, s in sorted(_SECONDS_PER_DIRECTORY.items())]
-    lines.append(f"pytest-collection-etc {round(max(0.0, wall - sum(_SECONDS_PER_DIRECTORY.values())))}")
+    lines = [f"tests {round(wall)}"]  # pytest's own wall time; the directories' test time is summed over workers
+    lines += [f"dir {d} {round(s)}" for d, s in sorted(_SECONDS_PER_DIRECTORY.items())]
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     stats = reporter.stats if reporter is not None else {}
     for outcome in ("passed", "failed", "error", "skipped"):

@@ -157,10 +157,15 @@ def counts(api: KubeClient, namespace: str, release: str) -> PodCounts:
     return PodCounts(len(pods), sum(1 for p in pods if p.spec.node_name), ready)
 
 
-FAILURES_FOR_GOOD = 2
-"""An init container that exited non-zero this many times in a row is not going to succeed: the kubelet retries it
-with a growing back-off until Helm's timeout (minutes) while the old release is already replaced and the service
-down. A transient failure gets one retry."""
+DIGEST_MISMATCH_EXIT = 3
+"""pull-models' exit code when every model it could not provide arrived with another digest than the lock pins
+(stacks/chart/files/pull-models.sh): the registry serves other bytes, and no retry changes that."""
+FAILURES_FOR_GOOD = {DIGEST_MISMATCH_EXIT: 2}
+DEFAULT_FAILURES_FOR_GOOD = 4
+"""How many failures in a row of an init container, by its exit code, mean it is not going to succeed: the kubelet
+retries it with a growing back-off (10, 20, 40 s ...) until Helm's timeout (minutes), while the old release is
+already replaced and the service down. A digest mismatch gets one retry; any other failure (a pull that failed: a
+registry, or a name in the cluster's DNS, still coming up — CoreDNS keeps a "no such host" for 30 s) about 90 s."""
 
 
 def init_failures(status: Any) -> int:
@@ -184,9 +189,11 @@ def init_failed_for_good(api: KubeClient, namespace: str, release: str) -> str |
     for pod in release_pods(api, namespace, release):
         for status in (pod.status.init_container_statuses if pod.status else None) or []:
             failures = init_failures(status)
-            if failures < FAILURES_FOR_GOOD:
+            exited = (status.state.terminated if status.state else None) or (
+                status.last_state.terminated if status.last_state else None
+            )
+            if exited is None or failures < FAILURES_FOR_GOOD.get(exited.exit_code, DEFAULT_FAILURES_FOR_GOOD):
                 continue
-            exited = status.state.terminated or status.last_state.terminated
             try:
                 log = client.CoreV1Api(api).read_namespaced_pod_log(
                     pod.metadata.name,

@@ -18,6 +18,7 @@ from bench import kind as kind_bench
 from bench.report import BenchResult
 from scripts.kind import cluster
 from scripts.sim import SimCluster
+from tests.conftest import CONTAINERS_GROUP
 from tests.kube import delete_namespace
 
 
@@ -70,6 +71,7 @@ def test_p5_cpu_baseline_runs(text_model: str) -> None:
     assert_measured(result, "P5", ("baseline tok/s", "native tok/s", "baseline / native"))
 
 
+@pytest.mark.xdist_group(CONTAINERS_GROUP)  # with the other KIND tests, on one worker
 def test_p6_kind_runs_and_leaves_no_cluster(reuse_ollama: str, vision_model: str) -> None:
     if kind_bench.NAME in cluster.clusters():  # left by an interrupted run: P6 never measures a running cluster
         cluster.down(kind_bench.NAME)

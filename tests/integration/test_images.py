@@ -16,6 +16,9 @@ from scripts.kind import images as build
 from scripts.kind import podman, publish
 from scripts.kind import registry as local
 from scripts.processes import free_port
+from tests.conftest import CONTAINERS_GROUP
+
+pytestmark = pytest.mark.xdist_group(CONTAINERS_GROUP)  # one worker drives podman and KIND
 
 
 @pytest.fixture(scope="module")

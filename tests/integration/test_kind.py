@@ -31,9 +31,12 @@ from scripts.kube import new_client
 from scripts.paths import STACKS
 from scripts.processes import free_port
 from scripts.promote import verify
+from tests.conftest import CONTAINERS_GROUP
 from tests.e2e.conftest import CHROMIUM_ARGS
 from tests.e2e.test_page_browser import VIDEO_PLAYING, write_y4m
 from tests.kube import wait_for
+
+pytestmark = pytest.mark.xdist_group(CONTAINERS_GROUP)  # one worker drives podman and KIND
 
 NAME = "snap2prod"
 HOME_KUBE_BEFORE = (Path.home() / ".kube").exists()

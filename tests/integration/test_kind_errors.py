@@ -12,12 +12,16 @@ import yaml
 from scripts import cli
 from scripts.kind import bases, cluster, nodeimage, podman
 from scripts.kind import registry as local
+from tests.conftest import CONTAINERS_GROUP
+
+pytestmark = pytest.mark.xdist_group(CONTAINERS_GROUP)  # one worker drives podman and KIND
 
 
 def _error(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: "), err
-    return " ".join(err.split())  # rich wraps long lines at the terminal width
+    """The one error message, last on stderr (progress lines of the work done before it may precede it)."""
+    err = "\n" + capsys.readouterr().err.strip()
+    assert "\nerror: " in err and "Traceback" not in err, err
+    return " ".join(err[err.index("\nerror: ") + 1 :].split())  # rich wraps long lines at the terminal width
 
 
 def test_no_container_engine(

@@ -28,10 +28,12 @@ from app.session import RESTARTED
 from scripts import cli, toolchain
 from scripts.gpu_shape import GPU_TAINT, gpu_labels
 from scripts.kind import cluster, gpu
-from tests.conftest import jpeg_bytes
+from tests.conftest import CONTAINERS_GROUP, jpeg_bytes
 from tests.e2e.conftest import CHROMIUM_ARGS
 from tests.e2e.test_page_browser import VIDEO_PLAYING, write_y4m
 from tests.kube import wait_for
+
+pytestmark = pytest.mark.xdist_group(CONTAINERS_GROUP)  # one worker drives podman and KIND
 
 NAME = "snap2prod-gpu"
 POD = "gpu-shaped"

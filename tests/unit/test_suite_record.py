@@ -65,6 +65,12 @@ def test_cold_builds_are_kept_apart_from_the_stages_they_ran_in() -> None:
     assert run["builds"] == {"ollama": 473, "base python": 181, "kind node image": 95}
 
 
+def test_test_time_per_directory_is_apart_from_the_wall_time_of_the_tests() -> None:
+    run = suite.parse_stages("toolchain 5\ntests 900\ndir tests/integration 1500\ndir tests/unit 9\n")
+    assert run["stages"] == {"toolchain": 5, "tests": 900}  # two workers: 1509 s of tests in 900 s of wall time
+    assert run["directories"] == {"tests/integration": 1500, "tests/unit": 9}
+
+
 def test_the_builds_a_make_test_output_reports_are_read_from_its_own_lines() -> None:
     output = (
         "[1/20] ollama 0.32.15\n"

@@ -6,7 +6,9 @@
 # locked digest, else `ollama pull SOURCE` (from the mirror when SOURCE differs from REF, then renamed to REF), and
 # compare the sha256 of its manifest file (what /api/tags reports as the digest) with the lock. A model that
 # arrives with another digest is removed again, so Ollama never serves bytes the lock did not pin.
-# Exit 0 when every model is present with its locked digest; 1 otherwise, after trying all of them.
+# Exit 0 when every model is present with its locked digest; after trying all of them, 3 when every failure is a
+# model that arrived with another digest (the registry serves other bytes than the lock pins: no retry helps), 1
+# otherwise (a pull that failed may work on the kubelet's next try: a registry or a DNS name coming up).
 # POSIX sh + coreutils only: the official ollama image (Ubuntu 24.04) has no curl and no python.
 set -eu
 
@@ -80,6 +82,7 @@ until ollama list >/dev/null 2>&1; do
 done
 
 failed=0
+mismatched=0
 while read -r ref source digest also manifest; do
   [ -n "$ref" ] || continue
   have=$(manifest_digest "$manifest")
@@ -115,11 +118,13 @@ while read -r ref source digest also manifest; do
       "Re-lock (snap2prod models lock) if the new bytes are wanted, or fix the registry."
     ollama rm "$ref" </dev/null >/dev/null 2>&1 || true
     failed=$((failed + 1))
+    mismatched=$((mismatched + 1))
   fi
 done <"$list"
 
 if [ "$failed" -gt 0 ]; then
   log "error: $failed of $total locked models are not present with their locked digest; Ollama will not start"
+  [ "$mismatched" -eq "$failed" ] && exit 3
   exit 1
 fi
 log "all $total locked models present with their locked digests"
