@@ -56,15 +56,38 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True while any thread of the process lives: a Go program's main thread can be a zombie while the others
+    still exit and hold its sockets, so the leader's state alone says too little. The one liveness rule of the
+    processes snap2prod starts (the demo's, the sim cluster's)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        tasks = list((Path("/proc") / str(pid) / "task").iterdir())
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(") ", 1)[-1].startswith("Z"))
+    for task in tasks:
+        try:
+            if (task / "stat").read_text().split(") ", 1)[-1][:1] not in ("Z", "X"):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def terminate(pids: list[int], timeout_s: float = 10.0) -> None:
+    """SIGTERM the processes, SIGKILL what still lives after the timeout, and wait until they are gone."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while pids and time.monotonic() < deadline:
+        pids = [p for p in pids if alive(p)]
+        time.sleep(0.1)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while any(alive(p) for p in pids) and time.monotonic() < deadline:  # SIGKILL is not instant either
+        time.sleep(0.05)
 
 
 @dataclass(frozen=True)
@@ -89,7 +112,7 @@ class ManagedProcess:
         except (FileNotFoundError, json.JSONDecodeError):
             return None
         pid = record.get("pid")
-        if isinstance(pid, int) and _alive(pid):
+        if isinstance(pid, int) and alive(pid):
             return record
         self.pid_file.unlink(missing_ok=True)
         return None

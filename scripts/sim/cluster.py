@@ -11,8 +11,6 @@ import base64
 import contextlib
 import os
 import re
-import signal
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +22,7 @@ from scripts import toolchain
 from scripts.console import step
 from scripts.gpu_shape import SimError, SimSpec
 from scripts.kube import KubeClient, new_client
-from scripts.processes import port_in_use
+from scripts.processes import alive, port_in_use, terminate
 from scripts.sim.kube import (
     api_ready,
     apply_storage_class,
@@ -126,7 +124,7 @@ class Sim:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if marker in cmdline and int(entry.name) != os.getpid() and _running(int(entry.name)):
+            if marker in cmdline and int(entry.name) != os.getpid() and alive(int(entry.name)):
                 pids.append(int(entry.name))
         return sorted(pids)
 
@@ -173,7 +171,7 @@ class Sim:
                         # kwok reads node leases once at start-up and would leave nodes whose lease names its
                         # dead predecessor alone until it expires; stopped before the leases go, it cannot write
                         # new ones naming itself, and once started again it finds none
-                        _terminate([self.components()["kwok-controller"]])
+                        terminate([self.components()["kwok-controller"]])
                         self._forget_stale_pids()
                     forget_leases(api, started)
                     if restart_kwok:
@@ -190,7 +188,7 @@ class Sim:
             if fresh:
                 self.down()
             else:  # stop what did start; the saved state stays for the next `sim up`
-                _terminate(self.processes(), timeout_s=3)
+                terminate(self.processes(), timeout_s=3)
             raise
         return cluster
 
@@ -200,7 +198,7 @@ class Sim:
         for pid_file in (self.cluster_dir / "pids").glob("*.pid"):
             with contextlib.suppress(OSError, ValueError):
                 pid = int(pid_file.read_text().strip())
-                if _running(pid):
+                if alive(pid):
                     running[pid_file.stem] = pid
         return running
 
@@ -211,7 +209,7 @@ class Sim:
                 pid = int(pid_file.read_text().strip())
             except (OSError, ValueError):
                 continue
-            if not _running(pid):
+            if not alive(pid):
                 log = self.cluster_dir / "logs" / f"{pid_file.stem}.log"
                 try:
                     lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
@@ -309,8 +307,8 @@ class Sim:
         if self.exists():
             with contextlib.suppress(SimError, toolchain.ToolchainError):
                 self._kwokctl([str(toolchain.binary("kwok", "kwokctl")), "--name", self.name, "delete", "cluster"])
-        _terminate(sorted({*pids, *self.processes()}))  # kwokctl only signals; wait until ports are released
-        left = [p for p in pids if _running(p)] + self.processes()
+        terminate(sorted({*pids, *self.processes()}))  # kwokctl only signals; wait until ports are released
+        left = [p for p in pids if alive(p)] + self.processes()
         if left:
             raise SimError(f"could not stop sim cluster processes {left}; see {self.log}")
         self.kubeconfig.unlink(missing_ok=True)
@@ -387,39 +385,6 @@ def _bare_pod_complete(job_pod_complete: dict[str, Any]) -> dict[str, Any]:
         ]
     }
     return {**job_pod_complete, "metadata": {"name": "pod-complete-bare"}, "spec": spec}
-
-
-def _terminate(pids: list[int], timeout_s: float = 10.0) -> None:
-    """SIGTERM what kwokctl left behind, SIGKILL after the timeout; only this cluster's own processes."""
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout_s
-    while pids and time.monotonic() < deadline:
-        pids = [p for p in pids if _running(p)]
-        time.sleep(0.1)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while any(_running(p) for p in pids) and time.monotonic() < deadline:  # SIGKILL is not instant either
-        time.sleep(0.05)
-
-
-def _running(pid: int) -> bool:
-    """True while any thread of the process lives: a Go program's main thread can be a zombie while the others
-    still exit and hold its sockets, so the leader's state alone says too little."""
-    try:
-        tasks = list((Path("/proc") / str(pid) / "task").iterdir())
-    except OSError:
-        return False
-    for task in tasks:
-        try:
-            if (task / "stat").read_text().split(") ", 1)[-1][:1] not in ("Z", "X"):
-                return True
-        except OSError:
-            continue
-    return False
 
 
 def _describe(spec: SimSpec) -> str:
