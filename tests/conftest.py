@@ -115,12 +115,19 @@ CONTAINERS_GROUP = "containers"
 over the engine, the local registry or a cluster's host ports."""
 
 
+SIM_GROUP = "sim"
+"""The xdist group of every module that uses a rehearsal (kwok) cluster: kwokctl picks its ports itself, and two
+clusters created at once on two workers can pick the same one."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs two pytest-xdist workers (--dist loadgroup): a module stays on one worker, so its module
-    fixtures are made once; a module or test marked ``xdist_group(CONTAINERS_GROUP)`` joins that group instead."""
+    """`make test` runs two pytest-xdist workers (--dist loadgroup): a module stays on one worker, in one piece, so
+    its module fixtures are made once and never interleave with another module's; a module or test marked
+    ``xdist_group(...)`` joins that group instead (CONTAINERS_GROUP, SIM_GROUP)."""
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
 
 
 def _write_stages(session: pytest.Session) -> None:

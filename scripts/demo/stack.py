@@ -101,7 +101,7 @@ def run(*, foreground: bool = True) -> int:
     up = False
     try:  # from here on, any failure or Ctrl-C stops what this run started
         version = gateway.version()
-        console.print(f"  Ollama {version} at {handle.host} ({handle.source})")
+        console.print(f"  Ollama {version} at {handle.host} ({handle.source})", soft_wrap=True, highlight=False)
         if warning := ollama_server.version_warning(version):
             console.print(f"  [yellow]{warning}[/yellow]")
         ensure_models(gateway)

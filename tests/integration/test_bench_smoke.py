@@ -18,7 +18,7 @@ from bench import kind as kind_bench
 from bench.report import BenchResult
 from scripts.kind import cluster
 from scripts.sim import SimCluster
-from tests.conftest import CONTAINERS_GROUP
+from tests.conftest import CONTAINERS_GROUP, SIM_GROUP
 from tests.kube import delete_namespace
 
 
@@ -54,6 +54,7 @@ def test_p3_page_latency_runs(reuse_ollama: str, vision_model: str) -> None:
     assert_measured(result, "P3", ("page ms", "raw TTFT ms"))
 
 
+@pytest.mark.xdist_group(SIM_GROUP)  # with the other kwok tests, on one worker
 def test_p4_promote_runs_on_the_shared_sim_cluster(reuse_ollama: str, sim_cluster: SimCluster, sim_api: Any) -> None:
     prefix = f"smoke-{uuid.uuid4().hex[:6]}"
     try:

@@ -25,6 +25,7 @@ from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
 
 from scripts.sim import Sim, SimCluster, SimSpec
+from tests.conftest import SIM_GROUP
 from tests.fixtures.chart.helm import (
     CHART,
     ENVIRONMENTS,
@@ -37,6 +38,8 @@ from tests.fixtures.chart.helm import (
     write_values,
 )
 from tests.kube import delete_namespace, exists, wait_for
+
+pytestmark = pytest.mark.xdist_group(SIM_GROUP)  # kwok clusters are made on one worker
 
 RELEASE = "snap2prod"
 OLLAMA = f"{RELEASE}-ollama"

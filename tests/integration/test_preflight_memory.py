@@ -19,6 +19,9 @@ from app.lock import Lock, pin, write_lock
 from scripts import cli
 from scripts.promote import memory
 from scripts.sim import SimCluster
+from tests.conftest import SIM_GROUP
+
+pytestmark = pytest.mark.xdist_group(SIM_GROUP)  # kwok clusters are made on one worker
 
 SMOLLM2_KV_BYTES_PER_TOKEN = 30 * 3 * (64 + 64) * 2  # layers × KV heads × (key + value dims) × f16
 

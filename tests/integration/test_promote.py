@@ -31,8 +31,11 @@ from scripts.models.library import registry_ref
 from scripts.promote import verify
 from scripts.sim import SimCluster
 from tests import models_fixtures
+from tests.conftest import SIM_GROUP
 from tests.fixtures.chart.helm import FIXTURE_LOCK, helm, one, template
 from tests.kube import delete_namespace, exists
+
+pytestmark = pytest.mark.xdist_group(SIM_GROUP)  # kwok clusters are made on one worker
 
 TIMEOUT = "60"
 

@@ -26,7 +26,10 @@ from scripts.gpu_shape import GPU_RESOURCE
 from scripts.processes import free_port, port_in_use
 from scripts.sim import CONTEXT, START_TIMEOUT_S, Sim, SimCluster, SimError, SimSpec
 from scripts.sim.nodes import node_manifests
+from tests.conftest import SIM_GROUP
 from tests.kube import delete_namespace, exists, wait_for
+
+pytestmark = pytest.mark.xdist_group(SIM_GROUP)  # kwok clusters are made on one worker
 
 CHART = Path(__file__).parents[1] / "fixtures" / "charts" / "sim-echo"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
