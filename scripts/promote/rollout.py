@@ -161,11 +161,11 @@ DIGEST_MISMATCH_EXIT = 3
 """pull-models' exit code when every model it could not provide arrived with another digest than the lock pins
 (stacks/chart/files/pull-models.sh): the registry serves other bytes, and no retry changes that."""
 FAILURES_FOR_GOOD = {DIGEST_MISMATCH_EXIT: 2}
-DEFAULT_FAILURES_FOR_GOOD = 4
 """How many failures in a row of an init container, by its exit code, mean it is not going to succeed: the kubelet
 retries it with a growing back-off (10, 20, 40 s ...) until Helm's timeout (minutes), while the old release is
-already replaced and the service down. A digest mismatch gets one retry; any other failure (a pull that failed: a
-registry, or a name in the cluster's DNS, still coming up — CoreDNS keeps a "no such host" for 30 s) about 90 s."""
+already replaced and the service down. A digest mismatch gets one retry. Any other failure is left to Helm's
+timeout: a pull that failed may still pass (on KIND a registry's name has been seen to stay unknown to the
+cluster's DNS for over a minute after the registry came up)."""
 
 
 def init_failures(status: Any) -> int:
@@ -192,7 +192,8 @@ def init_failed_for_good(api: KubeClient, namespace: str, release: str) -> str |
             exited = (status.state.terminated if status.state else None) or (
                 status.last_state.terminated if status.last_state else None
             )
-            if exited is None or failures < FAILURES_FOR_GOOD.get(exited.exit_code, DEFAULT_FAILURES_FOR_GOOD):
+            needed = FAILURES_FOR_GOOD.get(exited.exit_code) if exited is not None else None
+            if exited is None or needed is None or failures < needed:
                 continue
             try:
                 log = client.CoreV1Api(api).read_namespaced_pod_log(
