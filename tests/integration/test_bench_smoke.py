@@ -1,4 +1,5 @@
-"""`make bench` cannot rot: every benchmark runs once here (one pair), against the same real parts as the suite.
+"""`make bench` cannot rot: every benchmark runs once here (one pair), against the same real parts as the suite
+(P6's promotions in tests/integration/test_kind.py, on that module's cluster).
 
 A smoke run only checks that each benchmark still measures and reports; timings are for `make bench`, so no
 figure is compared with its target here, and nothing is written to bench/ or the README.
@@ -14,11 +15,9 @@ import pytest
 from kubernetes import client
 
 from bench import cpu_baseline, frame_pipeline, gateway_stream, page_latency, promote
-from bench import kind as kind_bench
 from bench.report import BenchResult
-from scripts.kind import cluster
 from scripts.sim import SimCluster
-from tests.conftest import CONTAINERS_GROUP, SIM_GROUP
+from tests.conftest import SIM_GROUP
 from tests.kube import delete_namespace
 
 
@@ -70,13 +69,3 @@ def test_p5_cpu_baseline_runs(text_model: str) -> None:
     """Baseline against itself (no native build in a smoke run): two real servers, the measuring code path."""
     result = cpu_baseline.run(runs=1, build_native=False)
     assert_measured(result, "P5", ("baseline tok/s", "native tok/s", "baseline / native"))
-
-
-@pytest.mark.xdist_group(CONTAINERS_GROUP)  # with the other KIND tests, on one worker
-def test_p6_kind_runs_and_leaves_no_cluster(reuse_ollama: str, vision_model: str) -> None:
-    if kind_bench.NAME in cluster.clusters():  # left by an interrupted run: P6 never measures a running cluster
-        cluster.down(kind_bench.NAME)
-    result = kind_bench.run(runs=1, ttft_runs=1)
-    cluster_figures = ("kind up cold s", "raw kind create s", "kind up warm s", "promote cold s", "raw helm --wait s")
-    assert_measured(result, "P6", (*cluster_figures, "promote no-op s", "page TTFT ms", "host raw TTFT ms"))
-    assert kind_bench.NAME not in cluster.clusters()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 import subprocess
 import uuid
@@ -23,6 +24,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from app.gateway import OllamaGateway
 from app.lock import Lock, pin, read_lock, write_lock
+from bench import kind as kind_bench
 from scripts import cli, toolchain
 from scripts.demo import ollama_server
 from scripts.kind import cluster, nodeimage, podman
@@ -380,6 +382,23 @@ def test_keynote_mode_runs_the_app_in_kind_against_this_machines_ollama(
         assert caption.split(" · ")[1] in loaded, (caption, loaded)
     finally:
         ollama_server.stop(state)
+
+
+def test_p6_measures_promotion_and_the_page_on_this_cluster(
+    up: cluster.UpResult, ollama_host: str, text_model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make bench`'s P6 cannot rot: its promotions and page TTFT run once, here, on this module's cluster (the
+    cluster pairs it adds are `make bench`'s alone: `kind up` is proven above). Only one release can hold the app's
+    NodePort, so the one above goes first."""
+    helm = [str(toolchain.binary("helm")), "--kubeconfig", str(up.kubeconfig), "--kube-context", f"kind-{NAME}"]
+    subprocess.run([*helm, "uninstall", "snap2prod", "-n", NAMESPACE, "--wait"], check=True, capture_output=True)
+    monkeypatch.setenv("OLLAMA_HOST", ollama_host)  # the suite's own Ollama, with the models already there
+    result = kind_bench.run_on(up)
+    assert result.id == "P6" and result.figures["runs"] == 1 and not result.met
+    for name in ("first promote s", "promote cold s", "raw helm --wait s", "promote no-op s", "page TTFT ms"):
+        value = result.figures[name]
+        assert isinstance(value, float) and math.isfinite(value) and value > 0, (name, value)
+    assert "kind up cold s" not in result.figures and result.summary.startswith("kind up not measured")
 
 
 def test_kind_down_leaves_no_container_volume_or_network(up: cluster.UpResult) -> None:
