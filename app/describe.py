@@ -9,6 +9,7 @@ from app.catalog import Catalog
 from app.gateway import ChatMessage, ChatStats, ChatStream, ModelInfo, OllamaGateway
 from app.imaging import PreparedImage
 from app.metrics import Telemetry
+from app.settings import MAX_ANSWER_TOKENS
 
 PRESETS: dict[str, str] = {
     "Describe this picture": "Describe this picture in a few sentences: who or what is in it, and what is happening.",
@@ -17,8 +18,13 @@ PRESETS: dict[str, str] = {
 }
 CUSTOM = "Custom…"
 DEFAULT_NATIVE_SIZE = 672  # a safe long side for vision models the catalog does not know
-# num_predict caps an answer: a model caught in a loop (small ones are) must not hold the page for minutes.
-DEFAULT_OPTIONS: dict[str, float | int] = {"temperature": 0.2, "num_ctx": 4096, "num_predict": 512}
+# num_predict, the answer's cap, is Settings.max_answer_tokens (SNAP2PROD_MAX_ANSWER_TOKENS) on the page.
+DEFAULT_OPTIONS: dict[str, float | int] = {"temperature": 0.2, "num_ctx": 4096, "num_predict": MAX_ANSWER_TOKENS}
+
+
+def options(max_tokens: int = MAX_ANSWER_TOKENS) -> dict[str, float | int]:
+    """The request's options with the answer capped at ``max_tokens`` (Settings.max_answer_tokens)."""
+    return {**DEFAULT_OPTIONS, "num_predict": max_tokens}
 
 
 @dataclass(frozen=True)
@@ -66,11 +72,13 @@ def vision_models(gateway: OllamaGateway, installed: Sequence[ModelInfo] | None 
     return [m.name for m in listed if "vision" in gateway.capabilities(m.name, m.digest)]
 
 
-def describe(gateway: OllamaGateway, image: PreparedImage, model: str, prompt: str) -> ChatStream:
+def describe(
+    gateway: OllamaGateway, image: PreparedImage, model: str, prompt: str, *, max_tokens: int = MAX_ANSWER_TOKENS
+) -> ChatStream:
     if isinstance(gateway.observer, Telemetry):
         gateway.observer.image_prepared(model, image.original_bytes, image.sent_bytes)
     return gateway.chat_stream(
-        model, [ChatMessage("user", prompt, images=(image.jpeg,))], options=DEFAULT_OPTIONS, keep_alive="10m"
+        model, [ChatMessage("user", prompt, images=(image.jpeg,))], options=options(max_tokens), keep_alive="10m"
     )
 
 
@@ -88,6 +96,7 @@ def followup(
     description: str,
     turns: Sequence[Turn],
     question: str,
+    max_tokens: int = MAX_ANSWER_TOKENS,
 ) -> ChatStream:
     """Ask about the picture: a vision model sees it again; a chat model (e.g. Mistral) gets the description."""
     can_see = image_jpeg is not None and "vision" in gateway.capabilities(model)
@@ -102,4 +111,4 @@ def followup(
         messages.append(ChatMessage(turn.role, turn.content, images=images))
     images = (image_jpeg,) if can_see and image_jpeg is not None and not turns else ()
     messages.append(ChatMessage("user", question, images=images))
-    return gateway.chat_stream(model, messages, options=DEFAULT_OPTIONS, keep_alive="10m")
+    return gateway.chat_stream(model, messages, options=options(max_tokens), keep_alive="10m")

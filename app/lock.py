@@ -3,7 +3,7 @@
 The lock is plain YAML so the Helm chart and promotion can read it without snap2prod::
 
     version: 1
-    ollama_version: 0.32.15          # the server the lock was taken from
+    ollama_version: 0.34.0          # the server the lock was taken from
     mirror:                         # set by `snap2prod models mirror` (absent otherwise)
       registry: registry.local:5000/snap2prod
       insecure: true

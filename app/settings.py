@@ -25,6 +25,9 @@ def normalize_host(value: str) -> str:
     return f"{scheme}://{host}"
 
 
+MAX_ANSWER_TOKENS = 512
+
+
 class Settings(BaseSettings):
     """Keeps Ollama's own variable names (OLLAMA_HOST); snap2prod's own ones start with SNAP2PROD_."""
 
@@ -40,6 +43,9 @@ class Settings(BaseSettings):
     metrics_port: int = Field(default=9464, ge=0, le=65535)
     """Port of the Prometheus endpoint (/metrics); 0 turns it off."""
     metrics_addr: str = "0.0.0.0"  # noqa: S104 - Prometheus scrapes the pod's address in a cluster
+    max_answer_tokens: int = Field(default=MAX_ANSWER_TOKENS, ge=1, le=131072)
+    """The longest answer, in tokens (Ollama's num_predict): a small model caught in a loop must not hold the page
+    for minutes, and on a shared GPU it bounds what one request can spend."""
     log_format: Literal["text", "json"] = "text"
     """One log record per model request: readable text, or JSON lines for a log pipeline."""
 

@@ -115,6 +115,10 @@ CONTAINERS_GROUP = "containers"
 over the engine, the local registry or a cluster's host ports."""
 
 
+PAGE_GROUP = "page"
+"""The xdist group of the two AppTest page modules: they share fixtures that make and delete one model tag
+(test_page's ``second_vision_model``), which two workers at once would delete under each other."""
+
 SIM_GROUP = "sim"
 """The xdist group of every module that uses a rehearsal (kwok) cluster: kwokctl picks its ports itself, and two
 clusters created at once on two workers can pick the same one."""

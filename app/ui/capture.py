@@ -133,7 +133,7 @@ def describe_now(res: Resources, history: History, picture: Picture, choice: Cho
     capture = history.add(source=picture.source, model=choice.model, prompt=choice.prompt, image_jpeg=image.jpeg)
     slot = st.empty()
     try:
-        stream = uc.describe(res.gateway, image, choice.model, choice.prompt)
+        stream = uc.describe(res.gateway, image, choice.model, choice.prompt, max_tokens=res.settings.max_answer_tokens)
         capture.description = stream_into(slot, stream, keep=partial(setattr, capture, "description"))
         if stream.stats is not None:
             capture.metrics = uc.Metrics.of(stream.stats, image)

