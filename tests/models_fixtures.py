@@ -3,7 +3,7 @@
 Import the fixtures into a test module (``from tests.models_fixtures import scratch_ollama, ...``). Every process
 starts on a free port with its own state under pytest's tmp dir and is stopped by its fixture.
 
-Why a registry *and* a blob store: Ollama's puller (0.24 through 0.32.15) asks a registry for a blob and insists on
+Why a registry *and* a blob store: Ollama's puller (0.24 through 0.34.0) asks a registry for a blob and insists on
 a redirect to another host name (``server/download.go`` returns ``resp.Location()`` also for a 200), the way
 registry.ollama.ai sends blobs to its CDN. A registry that serves the bytes itself fails with "http: no Location
 header in response" (ollama/ollama#7244). So the mirror here is the CNCF distribution registry with its ``redirect``

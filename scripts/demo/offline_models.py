@@ -194,8 +194,8 @@ def create_vision_model(gateway: OllamaGateway, name: str = SYNTHETIC_VISION_MOD
 def ensure_vision_model(gateway: OllamaGateway, name: str = SYNTHETIC_VISION_MODEL) -> str:
     """Create the synthetic vision model unless the server has it already; return its name.
 
-    Ollama 0.32 reads the two ``files`` of a create request in name order (0.24 took them from a Go map in random
-    order, and 1 in 6 creations reported the projector's details). ``SmolLM2-…`` sorts before ``snap2prod-…``, so
+    Ollama 0.32 and 0.34 read the two ``files`` of a create request in name order (0.24 took them from a Go map in
+    random order, and 1 in 6 creations reported the projector's details). ``SmolLM2-…`` sorts before ``snap2prod-…``, so
     the model's details and its manifest digest are now the same on every creation.
     """
     if name in {m.name for m in gateway.list_models()} and gateway.show(name).can_see:

@@ -1,4 +1,5 @@
-"""What a loaded model takes in GPU memory, sized the way Ollama 0.32 sizes it: weights, KV cache, projector.
+"""What a loaded model takes in GPU memory, sized the way Ollama 0.34 sizes it (as 0.32 did): weights, KV cache,
+projector.
 
 - weights: the lock's ``size`` (``/api/tags``: every layer of the model, the vision projector's GGUF included);
 - KV cache: ``OLLAMA_NUM_PARALLEL`` × context × the model's bytes per token, f16 keys and values over every
@@ -23,7 +24,8 @@ F16_BYTES = 2
 F32_BYTES = 4
 GIB = 1024**3
 DEFAULT_CONTEXTS = ((47 * GIB, 262144), (23 * GIB, 32768), (0, 4096))
-"""Ollama 0.32.15's context when OLLAMA_CONTEXT_LENGTH is unset: (total GPU memory at least, tokens)."""
+"""Ollama 0.34.0's context when OLLAMA_CONTEXT_LENGTH is unset (server/routes.go, unchanged since 0.32.15): (total GPU
+memory at least, tokens)."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The programs the chart ships, run for real: model provisioning, the Ollama probe and the helm test.
 
 Each is taken from the chart's rendered ConfigMaps (what a cluster would mount) and run as the pod would run it:
-`pull-models.sh` and `models-present.sh` under /bin/sh with the real `ollama` binary (v0.32.15, as in the image)
-against a real OCI mirror (CNCF distribution with redirects, tests/models_fixtures.py); `smoke_test.py` with
+`pull-models.sh` and `models-present.sh` under /bin/sh with the real `ollama` binary (the pinned version, as in the
+image) against a real OCI mirror (CNCF distribution with redirects, tests/models_fixtures.py); `smoke_test.py` with
 python against a real Ollama serving the synthetic vision model and the real Streamlit page.
 """
 

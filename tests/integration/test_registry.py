@@ -2,7 +2,7 @@
 
 The shared test model goes from the session's Ollama into a CNCF distribution registry (`models mirror`), and
 back into other, empty Ollama servers (`models pull --registry`), with the lock's digest checked at the end.
-`crane registry serve` is where the brief wanted the models; Ollama (0.24 through 0.32.15) cannot push there (see
+`crane registry serve` is where the brief wanted the models; Ollama (0.24 through 0.34.0) cannot push there (see
 the last tests), which is why the mirror here is distribution with redirects (tests/models_fixtures.py says why).
 """
 
@@ -140,7 +140,7 @@ def test_pull_from_the_mirror_reports_progress_for_each_layer(
     assert model_layer, [(e.status, e.digest) for e in pulled]
     assert {e.total for e in model_layer} == {weights["size"]}
     completed = [e.completed for e in model_layer]
-    # Ollama 0.32 reports a layer's progress every 60 ms and sends no final 100 % event before it verifies: from
+    # Ollama 0.32–0.34 report a layer's progress every 60 ms and sends no final 100 % event before it verifies: from
     # this loopback mirror the layer can arrive between two reports, so one report is all there may be; where
     # it lands is not checked here (progress over a slow link is test_page's pull and test_chart_scripts')
     assert completed == sorted(completed), "progress went backwards"
