@@ -11,6 +11,7 @@ Large JPEGs are decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself, which skips 
 from __future__ import annotations
 
 import struct
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,13 +30,25 @@ ACCEPTED = "Send a JPEG, PNG or WebP picture."
 
 DEFAULT_MAX_BYTES = 20_000_000
 DEFAULT_MAX_PIXELS = 50_000_000
+DEFAULT_MAX_DECODED_BYTES = 200_000_000
+"""What decoding may hold at once (``ImageInfo.decoded_bytes``), so the worst accepted upload stays within
+MEMORY_BUDGET_MIB. A 50-megapixel JPEG fits; a PNG or WebP of 16-bit samples or with alpha gets fewer pixels."""
+MEMORY_BUDGET_MIB = 256
+"""Peak memory one prepare may add to the page's process (tests/integration/test_imaging_memory.py measures it):
+the decoded picture, the upload's bytes (20 MB at most) and strips of a few MB; nothing full-size is copied."""
+DECODES_AT_ONCE = 2
+"""Pictures decoded at once per process; more sessions wait their turn (a decode takes well under a second), so
+N sessions uploading together need DECODES_AT_ONCE × the budget, not N × it."""
 DEFAULT_JPEG_QUALITY = 85
+_STRIP_ROWS = 256
 
 # Start-of-frame markers carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) share the range but do not.
 _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD8)})
 _EXIF_ORIENTATION_TAG = 0x0112
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PROGRESSIVE_SOF = frozenset({0xC2, 0xC6, 0xCA, 0xCE})
+_DECODES = threading.BoundedSemaphore(DECODES_AT_ONCE)
 
 
 @dataclass(frozen=True)
@@ -44,9 +57,10 @@ class Limits:
 
     max_bytes: int = DEFAULT_MAX_BYTES
     max_pixels: int = DEFAULT_MAX_PIXELS
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES
 
     def __post_init__(self) -> None:
-        if self.max_bytes < 1 or self.max_pixels < 1:
+        if self.max_bytes < 1 or self.max_pixels < 1 or self.max_decoded_bytes < 1:
             raise ValueError(f"limits must be positive, got {self}")
 
 
@@ -58,6 +72,12 @@ class ImageInfo:
     width: int
     height: int
     orientation: int = 1
+    decoded_bytes: int = 0
+    """What decoding holds at once, at worst, as measured in tests/integration/test_imaging_memory.py: OpenCV's PNG
+    and WebP readers hold the pixels twice (channels × bytes per sample); a baseline JPEG its output at most; a
+    progressive JPEG its whole coefficient buffer (libjpeg keeps every scan's until the last) and a scaled output."""
+    what: str = ""
+    """How the pixels are stored, for a person: "16-bit colour with alpha", "a progressive JPEG"."""
 
     @property
     def upright_size(self) -> tuple[int, int]:
@@ -103,8 +123,10 @@ def prepare(
     started = time.perf_counter()
     _check_target(native_size, quality)
     info = probe(data, limits)
-    stored = _decode(data, info, native_size)
-    small = _shrink(stored, *fit_long_side(info.width, info.height, native_size))
+    with _DECODES:
+        stored = _decode(data, info, native_size)
+        small = _shrink(stored, *fit_long_side(info.width, info.height, native_size), owned=True)
+        del stored  # the full-size pixels go before the next picture's turn
     upright = apply_orientation(small, info.orientation)
     jpeg = encode_jpeg(upright, quality)
     width, height = info.upright_size
@@ -166,6 +188,12 @@ def probe(data: bytes, limits: Limits | None = None) -> ImageInfo:
         raise ImageRejected(
             f"The image is {info.width}×{info.height} pixels ({_mp(info.width * info.height)} megapixels); "
             f"the limit is {_mp(limits.max_pixels)} megapixels. Send a smaller picture.",
+            "too_many_pixels",
+        )
+    if info.decoded_bytes > limits.max_decoded_bytes:
+        raise ImageRejected(
+            f"The image is {info.width}×{info.height} pixels of {info.what}: decoding it takes "
+            f"{_mb(info.decoded_bytes)}, and the limit is {_mb(limits.max_decoded_bytes)}. Send a smaller picture.",
             "too_many_pixels",
         )
     return info
@@ -289,26 +317,44 @@ def _jpeg_scale(width: int, height: int, native_size: int) -> int:
     return 1
 
 
-def _shrink(image: Image, width: int, height: int) -> Image:
+def _shrink(image: Image, width: int, height: int, *, owned: bool = False) -> Image:
     """Resize (area filter, down only) to exactly ``width``×``height``, reduced to 8-bit BGR.
 
     Alpha is premultiplied before resizing and composited over white after, which is exactly compositing at
-    full size (both steps are linear) while touching the full-size pixels only once.
+    full size (both steps are linear). Pixels are reduced to 8 bits only once small. A decoded picture the caller
+    hands over (``owned``) is premultiplied in place, a strip of rows at a time: no full-size copy is made.
     """
-    img = _to_8bit(image)
-    size_matches = img.shape[1] == width and img.shape[0] == height
-    channels = 1 if img.ndim == 2 else img.shape[2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    if image.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"pixels are 8- or 16-bit unsigned integers, got {image.dtype}")
+    resize = image.shape[1] != width or image.shape[0] != height
     if channels in (2, 4):
-        color = img[:, :, :3] if channels == 4 else cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2BGR)
-        alpha = np.ascontiguousarray(img[:, :, channels - 1])
-        premultiplied = cv2.multiply(color, cv2.merge([alpha, alpha, alpha]), scale=1 / 255)
-        if not size_matches:
-            premultiplied = cv2.resize(premultiplied, (width, height), interpolation=cv2.INTER_AREA)
-            alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_AREA)
-        return cv2.add(premultiplied, cv2.merge([255 - alpha] * 3))
-    if not size_matches:
-        img = cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if channels == 1 else img
+        img = image if owned else image.copy()
+        _premultiply_in_place(img)
+        small = cv2.resize(img, (width, height), interpolation=cv2.INTER_AREA) if resize else img
+        full = _full_scale(small)
+        colour = small[:, :, :3] if channels == 4 else cv2.merge([small[:, :, 0]] * 3)
+        alpha = small[:, :, channels - 1 : channels].astype(np.uint32)
+        over_white = np.minimum(colour.astype(np.uint32) + (full - alpha), full).astype(small.dtype)
+        return _to_8bit(over_white)
+    small = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA) if resize else image
+    small = _to_8bit(small)
+    return cv2.cvtColor(small, cv2.COLOR_GRAY2BGR) if channels == 1 else small
+
+
+def _full_scale(image: Image) -> int:
+    return 65535 if image.dtype == np.uint16 else 255
+
+
+def _premultiply_in_place(image: Image) -> None:
+    """Colour × alpha / full scale, rounded, a strip of rows at a time (the temporaries are a strip's size)."""
+    channels = image.shape[2]
+    full = float(_full_scale(image))
+    for top in range(0, image.shape[0], _STRIP_ROWS):
+        strip = image[top : top + _STRIP_ROWS]
+        alpha = strip[:, :, channels - 1 : channels].astype(np.float32)
+        colour = strip[:, :, : channels - 1]
+        colour[...] = np.rint(colour * (alpha / full))
 
 
 def _to_8bit(image: Image) -> Image:
@@ -316,7 +362,7 @@ def _to_8bit(image: Image) -> Image:
         return image
     if image.dtype == np.uint16:
         return np.right_shift(image, 8).astype(np.uint8)
-    raise ValueError(f"pixels are 8- or 16-bit unsigned integers, got {image.dtype}")
+    raise ValueError(f"pixels are 8- or 16-bit unsigned integers, got {image.dtype}")  # pragma: no cover
 
 
 # --- headers ------------------------------------------------------------------------------------
@@ -325,6 +371,7 @@ def _to_8bit(image: Image) -> Image:
 def _probe_jpeg(data: bytes) -> ImageInfo:
     """Walk the marker segments up to the first scan: frame size from SOFn, orientation from APP1 Exif."""
     size: tuple[int, int] | None = None
+    coefficients = 0
     orientation = 1
     seen_exif = False
     n = len(data)
@@ -357,6 +404,9 @@ def _probe_jpeg(data: bytes) -> ImageInfo:
                 raise _damaged(JPEG, "its frame header is too short")
             height, width = struct.unpack_from(">HH", data, i + 3)
             size = (width, height)
+            sampling = [(data[c] >> 4, data[c] & 0x0F) for c in range(i + 9, min(end, i + 8 + 3 * data[i + 7]), 3)]
+            if marker in _PROGRESSIVE_SOF and sampling and all(h and v for h, v in sampling):
+                coefficients = _jpeg_blocks(width, height, sampling)
         elif marker == 0xE1 and not seen_exif and data[i + 2 : i + 8] == b"Exif\x00\x00":
             seen_exif = True
             orientation = exif_orientation(data[i + 8 : end])
@@ -367,7 +417,17 @@ def _probe_jpeg(data: bytes) -> ImageInfo:
         raise _damaged(JPEG, "it has no frame header, so its size is unknown")
     if data.rfind(b"\xff\xd9", i) < 0:  # entropy-coded data never contains FF D9, so a missing EOI means cut off
         raise _truncated(JPEG)
-    return _sized(JPEG, *size, orientation)
+    return _sized(JPEG, *size, orientation, coefficients=coefficients)
+
+
+def _jpeg_blocks(width: int, height: int, sampling: list[tuple[int, int]]) -> int:
+    """8×8 blocks of every component, each sampled at its (H, V) factor of the largest."""
+    h_max, v_max = max(h for h, _ in sampling), max(v for _, v in sampling)
+    return sum(_ceil(_ceil(width * h, h_max), 8) * _ceil(_ceil(height * v, v_max), 8) for h, v in sampling)
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(a // -b)
 
 
 def _probe_png(data: bytes) -> ImageInfo:
@@ -378,6 +438,8 @@ def _probe_png(data: bytes) -> ImageInfo:
     if kind != b"IHDR" or length != 13:
         raise _damaged(PNG, "it does not start with an image header (IHDR)")
     width, height = struct.unpack_from(">II", data, 16)
+    depth, colour_type = data[24], data[25]
+    channels = {0: 1, 2: 3, 3: 3, 4: 4, 6: 4}.get(colour_type, 4)  # OpenCV decodes grey+alpha as BGRA
     orientation = 1
     i = 33
     n = len(data)
@@ -387,10 +449,12 @@ def _probe_png(data: bytes) -> ImageInfo:
             break
         if kind == b"eXIf" and i + 8 + length <= n:
             orientation = exif_orientation(data[i + 8 : i + 8 + length])
+        if kind == b"tRNS":  # a transparent colour or palette entries: decoded with an alpha channel
+            channels = 4
         i += 12 + length
     if data.rfind(b"IEND", 33) < 0:
         raise _truncated(PNG)
-    return _sized(PNG, width, height, orientation)
+    return _sized(PNG, width, height, orientation, channels=channels, depth=depth)
 
 
 def _probe_webp(data: bytes) -> ImageInfo:
@@ -401,6 +465,7 @@ def _probe_webp(data: bytes) -> ImageInfo:
     end = riff_size + 8
     canvas: tuple[int, int] | None = None
     frame: tuple[int, int] | None = None
+    alpha = False
     orientation = 1
     i = 12
     while i + 8 <= end:
@@ -411,6 +476,7 @@ def _probe_webp(data: bytes) -> ImageInfo:
         if kind == b"VP8X" and length >= 10:
             if data[body] & 0x02:
                 raise ImageRejected(f"This is an animated WebP, which is not accepted here. {ACCEPTED}", "unsupported")
+            alpha = bool(data[body] & 0x10)
             canvas = (
                 1 + int.from_bytes(data[body + 4 : body + 7], "little"),
                 1 + int.from_bytes(data[body + 7 : body + 10], "little"),
@@ -425,6 +491,7 @@ def _probe_webp(data: bytes) -> ImageInfo:
                 raise _damaged(WEBP, "its lossless (VP8L) header is broken")
             (bits,) = struct.unpack_from("<I", data, body + 1)
             frame = ((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
+            alpha = alpha or bool(bits >> 28 & 1)
         elif kind == b"EXIF":
             exif = data[body : body + length]
             orientation = exif_orientation(exif[6:] if exif.startswith(b"Exif\x00\x00") else exif)
@@ -433,7 +500,7 @@ def _probe_webp(data: bytes) -> ImageInfo:
         raise _damaged(WEBP, "it has no image data")
     if canvas is not None and canvas != frame:
         raise _damaged(WEBP, f"its canvas is {canvas[0]}×{canvas[1]} but its picture is {frame[0]}×{frame[1]}")
-    return _sized(WEBP, *frame, orientation)
+    return _sized(WEBP, *frame, orientation, channels=4 if alpha else 3)
 
 
 def exif_orientation(tiff: bytes) -> int:
@@ -464,10 +531,20 @@ def exif_orientation(tiff: bytes) -> int:
     return 1
 
 
-def _sized(kind: str, width: int, height: int, orientation: int) -> ImageInfo:
+def _sized(
+    kind: str, width: int, height: int, orientation: int, *, channels: int = 3, depth: int = 8, coefficients: int = 0
+) -> ImageInfo:
+    """``channels`` and ``depth`` as decoded; ``coefficients``: a progressive JPEG's DCT blocks (2 bytes each)."""
     if width == 0 or height == 0:
         raise _damaged(kind, f"its header declares a size of {width}×{height} pixels")
-    return ImageInfo(kind, width, height, orientation)
+    if coefficients:
+        decoded, what = coefficients * 64 * 2 + width * height * 3 // 4, "a progressive JPEG"
+    else:
+        copies = 1 if kind == JPEG else 2
+        decoded = copies * width * height * channels * (2 if depth == 16 else 1)
+        colour = "grey" if channels in (1, 2) else "colour"
+        what = f"{16 if depth == 16 else 8}-bit {colour}" + (" with alpha" if channels in (2, 4) else "")
+    return ImageInfo(kind, width, height, orientation, decoded, what)
 
 
 def _truncated(kind: str) -> ImageRejected:

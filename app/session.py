@@ -42,8 +42,9 @@ class Picture:
     """Per native size: a rerun ("Describe again", a second Compare) need not decode and resize again."""
 
     def __post_init__(self) -> None:
-        if (self.frame is None) == (not self.data):
+        if self.frame is not None and self.data:
             raise ValueError("a Picture holds either bytes or a frame")
+        # bytes may be empty (a 0-byte upload): preparing them says so in a sentence, as for any other bad file
 
     @property
     def digest(self) -> str:

@@ -319,6 +319,16 @@ def test_a_picture_over_the_byte_limit_is_said_in_place_and_the_prompt_model_and
     assert_kept(page, vision_model, first)
 
 
+def test_an_empty_file_is_said_in_place_and_the_prompt_model_and_history_stay(page: AppTest, vision_model: str) -> None:
+    """A 0-byte upload once raised out of the page (a traceback box): it is a bad file like any other."""
+    first = a_capture_with_a_custom_prompt(page, vision_model, seed=145)
+    upload(page, "empty.jpg", b"")
+    assert not page.exception
+    assert errors_in(page, "description") == ["The file is empty (0 bytes), so there is no picture to describe."]
+    assert len(state(page).history.captures) == 1
+    assert_kept(page, vision_model, first)
+
+
 def test_ollama_down_is_said_in_place_and_the_prompt_model_and_history_stay(
     monkeypatch: pytest.MonkeyPatch, own_ollama: tuple[str, Path, int], catalog_file: Path, vision_model: str
 ) -> None:

@@ -13,6 +13,7 @@ from app import catalog as cat
 from app.camera import Frame
 from app.catalog import Catalog, CatalogEntry, Role, load_catalog
 from app.describe import Metrics
+from app.errors import ImageRejected
 from app.history import History
 from app.imaging import PreparedImage
 from app.session import PageState, Picture
@@ -108,9 +109,13 @@ def test_a_host_camera_frame_goes_through_frame_prepare_without_a_jpeg_round_tri
     assert picture.digest != Picture("host camera 0", frame=Frame(image, seq=4, at=frame.at)).digest
 
 
-def test_a_picture_holds_bytes_or_a_frame() -> None:
+def test_a_picture_holds_bytes_or_a_frame_and_empty_bytes_are_a_bad_file_not_a_crash() -> None:
+    image = cv2.imdecode(np.frombuffer(jpeg_bytes(seed=9), np.uint8), cv2.IMREAD_COLOR)
     with pytest.raises(ValueError, match="either bytes or a frame"):
-        Picture("nothing")
+        Picture("both", data=b"x", frame=Frame(image, seq=1, at=0.0))
+    with pytest.raises(ImageRejected) as err:
+        Picture("upload", data=b"").prepare(224)
+    assert str(err.value) == "The file is empty (0 bytes), so there is no picture to describe."
 
 
 def test_the_session_chart_has_a_series_per_unit() -> None:
