@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.catalog import Catalog
+from app.errors import PromptTooLong
 from app.gateway import ChatMessage, ChatStats, ChatStream, ModelInfo, OllamaGateway
 from app.imaging import PreparedImage
 from app.metrics import Telemetry
@@ -20,6 +21,16 @@ CUSTOM = "Custom…"
 DEFAULT_NATIVE_SIZE = 672  # a safe long side for vision models the catalog does not know
 # num_predict, the answer's cap, is Settings.max_answer_tokens (SNAP2PROD_MAX_ANSWER_TOKENS) on the page.
 DEFAULT_OPTIONS: dict[str, float | int] = {"temperature": 0.2, "num_ctx": 4096, "num_predict": MAX_ANSWER_TOKENS}
+
+
+MAX_PROMPT_CHARS = 2000
+"""A prompt or follow-up question longer than this is refused in a sentence (the page's fields stop there too):
+a page on a shared GPU must not take a book as a prompt."""
+
+
+def check_prompt(text: str) -> None:
+    if len(text) > MAX_PROMPT_CHARS:
+        raise PromptTooLong(len(text), MAX_PROMPT_CHARS)
 
 
 def options(max_tokens: int = MAX_ANSWER_TOKENS) -> dict[str, float | int]:
@@ -75,6 +86,7 @@ def vision_models(gateway: OllamaGateway, installed: Sequence[ModelInfo] | None 
 def describe(
     gateway: OllamaGateway, image: PreparedImage, model: str, prompt: str, *, max_tokens: int = MAX_ANSWER_TOKENS
 ) -> ChatStream:
+    check_prompt(prompt)
     if isinstance(gateway.observer, Telemetry):
         gateway.observer.image_prepared(model, image.original_bytes, image.sent_bytes)
     return gateway.chat_stream(
@@ -99,6 +111,7 @@ def followup(
     max_tokens: int = MAX_ANSWER_TOKENS,
 ) -> ChatStream:
     """Ask about the picture: a vision model sees it again; a chat model (e.g. Mistral) gets the description."""
+    check_prompt(question)
     can_see = image_jpeg is not None and "vision" in gateway.capabilities(model)
     context = (
         "You answer questions about a picture."

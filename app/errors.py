@@ -127,3 +127,11 @@ class DigestMismatch(Snap2ProdError):
 
 class RegistryError(Snap2ProdError):
     """A push to or a pull from a model registry failed; the message says why and what to change."""
+
+
+class PromptTooLong(Snap2ProdError):
+    """A prompt or question over the length limit: the page keeps it, so the person can shorten it."""
+
+    def __init__(self, length: int, limit: int) -> None:
+        super().__init__(f"The prompt is {length:,} characters long; the limit is {limit:,}. Shorten it and try again.")
+        self.length = length

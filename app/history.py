@@ -67,15 +67,26 @@ class Capture:
         return record
 
 
+MAX_CAPTURES = 50
+"""A session keeps its last 50 captures (each holds the picture as sent): a page left in live mode or a script
+posting pictures all day must not grow one session's memory without end. Older ones are dropped, and the History
+tab says how many."""
+
+
 @dataclass
 class History:
     captures: list[Capture] = field(default_factory=list)
     _next_id: int = 1
+    dropped: int = 0
+    """Captures dropped from the front to keep MAX_CAPTURES."""
 
     def add(self, *, source: str, model: str, prompt: str, image_jpeg: bytes) -> Capture:
         capture = Capture(self._next_id, source, model, prompt, image_jpeg)
         self._next_id += 1
         self.captures.append(capture)
+        if len(self.captures) > MAX_CAPTURES:
+            del self.captures[0]
+            self.dropped += 1
         return capture
 
     @property
@@ -84,6 +95,7 @@ class History:
 
     def clear(self) -> None:
         self.captures.clear()
+        self.dropped = 0
 
     def metrics_rows(self) -> list[dict[str, float | int | str]]:
         """One row per described capture, for the session chart."""

@@ -50,7 +50,9 @@ def _inputs(res: Resources, state: PageState, status: Status) -> Choice:
     sources = ["Browser camera", "Upload"] + (["Host camera"] if camera else [])
     source = st.radio("Source", sources, key="source", horizontal=True)
     preset = st.selectbox("Prompt", [*uc.PRESETS, uc.CUSTOM], key="preset")
-    custom = st.text_area("Your prompt", key="custom_prompt", disabled=preset != uc.CUSTOM, height=80)
+    custom = st.text_area(
+        "Your prompt", key="custom_prompt", disabled=preset != uc.CUSTOM, height=80, max_chars=uc.MAX_PROMPT_CHARS
+    )
     prompt = uc.prompt_text(preset, custom)
     model = ""
     chosen = str(st.session_state.get("model") or "")

@@ -25,7 +25,7 @@ def render(res: Resources, state: PageState, status: Status) -> None:
     options = sorted(set(installed) | {latest.model})
     default = cat.preferred_chat_model(installed, latest.model, res.catalog)
     chat_model = st.selectbox("Answer with", options, index=options.index(default), key="chat_model") or default
-    question = st.chat_input("Ask about the picture", key="followup")
+    question = st.chat_input("Ask about the picture", key="followup", max_chars=uc.MAX_PROMPT_CHARS)
     if not question:
         return
     st.chat_message("user").markdown(question)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.history import MAX_CAPTURES
 from app.session import PageState
 
 
@@ -12,6 +13,11 @@ def render(state: PageState) -> None:
     if not history.captures:
         st.caption("No captures yet in this session.")
         return
+    if history.dropped:
+        st.caption(
+            f"The oldest {history.dropped} capture(s) were dropped: a session keeps its last {MAX_CAPTURES}. "
+            "Export what you want to keep."
+        )
     c1, c2, c3 = st.columns(3)
     c1.download_button("Export JSON", history.export_json(), "snap2prod-history.json", key="export_json")
     c2.download_button("Export zip", history.export_zip(), "snap2prod-history.zip", key="export_zip")

@@ -329,6 +329,22 @@ def test_an_empty_file_is_said_in_place_and_the_prompt_model_and_history_stay(pa
     assert_kept(page, vision_model, first)
 
 
+def test_a_prompt_stops_at_the_length_limit_on_the_page_and_never_reaches_ollama_longer(
+    page: AppTest, vision_model: str, chat_requests: list[dict[str, Any]]
+) -> None:
+    """The field stops at 2,000 characters as typed; a longer value sent for the widget (as a script could) is cut
+    there by Streamlit before the page runs. The core refuses a longer prompt in a sentence (tests/unit)."""
+    a_capture_with_a_custom_prompt(page, vision_model, seed=147)
+    book = "Describe every detail. " * 100  # 2,300 characters
+    page.text_area(key="custom_prompt").input(book).run()
+    assert page.text_area(key="custom_prompt").value == PROMPT  # typing stops at the limit: nothing was taken
+    page.text_area(key="custom_prompt").set_value(book).run()
+    take_photo(page, jpeg_bytes(640, 480, seed=148))
+    assert not page.exception and not page.error
+    sent = chat_requests[-1]["messages"][-1]["content"]
+    assert len(chat_requests) == 2 and sent == book[:2000]
+
+
 def test_ollama_down_is_said_in_place_and_the_prompt_model_and_history_stay(
     monkeypatch: pytest.MonkeyPatch, own_ollama: tuple[str, Path, int], catalog_file: Path, vision_model: str
 ) -> None:

@@ -12,8 +12,8 @@ import pytest
 from app import catalog as cat
 from app.camera import Frame
 from app.catalog import Catalog, CatalogEntry, Role, load_catalog
-from app.describe import Metrics
-from app.errors import ImageRejected
+from app.describe import Metrics, check_prompt
+from app.errors import ImageRejected, PromptTooLong
 from app.history import History
 from app.imaging import PreparedImage
 from app.session import PageState, Picture
@@ -137,3 +137,20 @@ def test_page_state_is_one_object_per_session_and_clearing_keeps_nothing_of_the_
     state.last_picture = Picture("upload", data=jpeg_bytes())
     state.clear()
     assert state.history.captures == [] and state.last_picture is None and state.compare_results == []
+
+
+def test_a_session_keeps_its_last_50_captures_and_says_how_many_were_dropped() -> None:
+    history = History()
+    for i in range(53):
+        history.add(source="s", model="m", prompt="p", image_jpeg=bytes([i]))
+    assert len(history.captures) == 50 and history.dropped == 3
+    assert [c.id for c in history.captures[:2]] == [4, 5] and history.captures[-1].id == 53
+    history.clear()
+    assert history.captures == [] and history.dropped == 0
+
+
+def test_a_prompt_over_2000_characters_is_refused_in_a_sentence() -> None:
+    check_prompt("x" * 2000)
+    with pytest.raises(PromptTooLong) as err:
+        check_prompt("x" * 2001)
+    assert str(err.value) == "The prompt is 2,001 characters long; the limit is 2,000. Shorten it and try again."
