@@ -102,7 +102,7 @@ def test_take_photo_streams_a_description_errors_are_clear_and_ollama_can_come_b
 
     # a corrupt upload: a clear error, and the page still works
     page.get_by_text("Upload", exact=True).click()
-    expect(page.get_by_text("Limit 20MB per file")).to_be_visible()  # Streamlit's own limit is the page's 20 MB
+    expect(page.get_by_text("20MB per file")).to_be_visible()  # Streamlit's own limit (200MB unset) is the page's
     corrupt = tmp_path / "holiday.jpg"
     corrupt.write_bytes(jpeg_bytes(seed=3)[:400])
     page.locator("input[type=file]").set_input_files(str(corrupt))
