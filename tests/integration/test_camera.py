@@ -312,7 +312,13 @@ def test_a_failed_camera_keeps_refusing_even_with_an_old_frame(own_video: Path) 
         cam.close()
 
 
-def test_a_source_that_comes_back_within_the_retries_is_read_again(own_video: Path, tmp_path: Path) -> None:
+def test_a_source_that_comes_back_within_the_retries_is_read_again(tmp_path: Path) -> None:
+    # Two frames a second: frame 0 shows for 0.5 s, so a busy machine's late wake-up still sees it.
+    own_video = tmp_path / "camera.avi"
+    writer = cv2.VideoWriter(str(own_video), cv2.VideoWriter.fourcc(*"MJPG"), 2, (WIDTH, HEIGHT))
+    for n in range(FRAMES):
+        writer.write(numbered_frame(n))
+    writer.release()
     spare = Path(shutil.copy(own_video, tmp_path / "spare.avi"))
     with Camera(str(own_video), retries=6, backoff_s=0.2) as cam:
         cam.latest_frame()
