@@ -39,8 +39,13 @@ def write_y4m(path: Path, width: int = 640, height: int = 480) -> Path:
 
 
 @pytest.fixture
-def stack(tmp_path: Path, vision_model: str) -> Iterator[tuple[str, Path, int]]:
-    """Its own Ollama (so the test may stop it) and the page; yields the page URL, the state dir, Ollama's port."""
+def stack(tmp_path: Path, vision_model: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path, int]]:
+    """Its own Ollama (so the test may stop it) and the page; yields the page URL, the state dir, Ollama's port.
+
+    The page caps each answer at 64 tokens, as the AppTest pages do: the synthetic model's noise runs to the
+    default 512 (about a minute on a busy 2-core machine), and no check here needs a long answer.
+    """
+    monkeypatch.setenv("SNAP2PROD_MAX_ANSWER_TOKENS", "64")
     state, port = tmp_path / "state", free_port()
     host = ollama_server.start(state, port=port, tie_to_parent=True)
     url = demo.start_streamlit(state, free_port(), host, tie_to_parent=True)
