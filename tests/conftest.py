@@ -115,6 +115,11 @@ CONTAINERS_GROUP = "containers"
 over the engine, the local registry or a cluster's host ports."""
 
 
+ANSWER_TOKENS = 64
+"""Every page under test (AppTest and the browser's) caps each answer here (SNAP2PROD_MAX_ANSWER_TOKENS): the
+synthetic model's noise runs to the cap, and at the default 512 its answers made these tests minutes longer and
+outran the browser test's waits. test_page_claims checks the cap arrives."""
+
 PAGE_GROUP = "page"
 """The xdist group of the two AppTest page modules: they share fixtures that make and delete one model tag
 (test_page's ``second_vision_model``), which two workers at once would delete under each other."""

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, Playwright, expect
 from scripts import demo, toolchain
 from scripts.demo import ollama_server
 from scripts.processes import ManagedProcess, free_port
-from tests.conftest import jpeg_bytes
+from tests.conftest import ANSWER_TOKENS, jpeg_bytes
 from tests.e2e.conftest import CHROMIUM_ARGS
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
@@ -42,10 +42,9 @@ def write_y4m(path: Path, width: int = 640, height: int = 480) -> Path:
 def stack(tmp_path: Path, vision_model: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path, int]]:
     """Its own Ollama (so the test may stop it) and the page; yields the page URL, the state dir, Ollama's port.
 
-    The page caps each answer at 64 tokens, as the AppTest pages do: the synthetic model's noise runs to the
-    default 512 (about a minute on a busy 2-core machine), and no check here needs a long answer.
+    The page caps each answer at ANSWER_TOKENS, as the AppTest pages do.
     """
-    monkeypatch.setenv("SNAP2PROD_MAX_ANSWER_TOKENS", "64")
+    monkeypatch.setenv("SNAP2PROD_MAX_ANSWER_TOKENS", str(ANSWER_TOKENS))
     state, port = tmp_path / "state", free_port()
     host = ollama_server.start(state, port=port, tie_to_parent=True)
     url = demo.start_streamlit(state, free_port(), host, tie_to_parent=True)

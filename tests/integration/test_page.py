@@ -37,7 +37,7 @@ from scripts.demo import ollama_server
 from scripts.models.library import mirror_digest_for
 from scripts.processes import free_port
 from tests import models_fixtures
-from tests.conftest import PAGE_GROUP, jpeg_bytes
+from tests.conftest import ANSWER_TOKENS, PAGE_GROUP, jpeg_bytes
 from tests.models_fixtures import Mirror, Registry, ScratchOllama
 
 pytestmark = pytest.mark.xdist_group(PAGE_GROUP)  # one worker: the modules share a model tag
@@ -82,11 +82,6 @@ def write_catalog(path: Path, *extra: dict[str, Any]) -> Path:
 @pytest.fixture(scope="module")
 def catalog_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_catalog(tmp_path_factory.mktemp("catalog") / "catalog.yaml")
-
-
-ANSWER_TOKENS = 64
-"""The pages under test cap each answer here (SNAP2PROD_MAX_ANSWER_TOKENS): the synthetic model's noise runs to the
-cap, and at the default 512 its answers made these tests minutes longer. test_page_claims checks the cap arrives."""
 
 
 def open_page(monkeypatch: pytest.MonkeyPatch, host: str, catalog: Path | None = None, **env: str) -> AppTest:
