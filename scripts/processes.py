@@ -183,13 +183,17 @@ def _die_with_parent() -> None:
 
 def _living() -> Iterator[tuple[int, int, int]]:
     """Every process that is not a zombie, as (pid, parent pid, process group), read from /proc."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    # iterdir, not glob("[0-9]*/stat"): glob stats each match, and a process that exits in between raised
+    # ProcessLookupError out of Python 3.11's glob (a CI teardown failed on it).
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            fields = stat.read_text().split(") ", 1)[-1].split()
+            fields = (entry / "stat").read_text().split(") ", 1)[-1].split()
         except OSError:
             continue
         if fields[0] != "Z":
-            yield int(stat.parent.name), int(fields[1]), int(fields[2])
+            yield int(entry.name), int(fields[1]), int(fields[2])
 
 
 def _group_members(pgid: int) -> list[int]:
