@@ -198,7 +198,10 @@ def load_catalog(path: Path | None = None) -> Catalog:
 
 # --- what the page shows and offers (its business rules live here, not in the page) --------------------
 
-SYNTHETIC_NOTE = "A synthetic model with random weights: the picture path is real, its words are not."
+SYNTHETIC_NOTE = (
+    "A synthetic model that sees only colour: it names a picture's colour (red, green, blue, yellow, white or "
+    "black) and nothing else — no shapes, text or people."
+)
 
 
 def model_note(name: str) -> str:

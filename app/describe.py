@@ -33,9 +33,14 @@ def check_prompt(text: str) -> None:
         raise PromptTooLong(len(text), MAX_PROMPT_CHARS)
 
 
-def options(max_tokens: int = MAX_ANSWER_TOKENS) -> dict[str, float | int]:
-    """The request's options with the answer capped at ``max_tokens`` (Settings.max_answer_tokens)."""
-    return {**DEFAULT_OPTIONS, "num_predict": max_tokens}
+def options(max_tokens: int = MAX_ANSWER_TOKENS, model_temperature: float | None = None) -> dict[str, float | int]:
+    """The request's options with the answer capped at ``max_tokens`` (Settings.max_answer_tokens).
+
+    A model whose Modelfile sets its own temperature keeps it (Moondream's authors set 0, and so does the
+    synthetic colour model); the page's 0.2 is for models that leave it to the caller.
+    """
+    temperature = DEFAULT_OPTIONS["temperature"] if model_temperature is None else model_temperature
+    return {**DEFAULT_OPTIONS, "temperature": temperature, "num_predict": max_tokens}
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,10 @@ def describe(
     if isinstance(gateway.observer, Telemetry):
         gateway.observer.image_prepared(model, image.original_bytes, image.sent_bytes)
     return gateway.chat_stream(
-        model, [ChatMessage("user", prompt, images=(image.jpeg,))], options=options(max_tokens), keep_alive="10m"
+        model,
+        [ChatMessage("user", prompt, images=(image.jpeg,))],
+        options=options(max_tokens, gateway.model_temperature(model)),
+        keep_alive="10m",
     )
 
 
@@ -124,4 +132,6 @@ def followup(
         messages.append(ChatMessage(turn.role, turn.content, images=images))
     images = (image_jpeg,) if can_see and image_jpeg is not None and not turns else ()
     messages.append(ChatMessage("user", question, images=images))
-    return gateway.chat_stream(model, messages, options=options(max_tokens), keep_alive="10m")
+    return gateway.chat_stream(
+        model, messages, options=options(max_tokens, gateway.model_temperature(model)), keep_alive="10m"
+    )

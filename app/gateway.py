@@ -57,6 +57,8 @@ class ModelDetails:
     model_info: Mapping[str, Any] = field(default_factory=dict)
     projector_info: Mapping[str, Any] = field(default_factory=dict)
     """The vision projector's GGUF metadata (``clip.*``), empty for a model without one."""
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    """The model's own PARAMETER lines (``temperature``, ``num_ctx``…), as its Modelfile set them."""
 
     @property
     def can_see(self) -> bool:
@@ -219,6 +221,7 @@ class OllamaGateway:
         self._http = httpx.Client(base_url=self.host, timeout=timeout)
         self._capabilities: dict[str, tuple[str, ...]] = {}
         self._capabilities_by_digest: dict[str, tuple[str, ...]] = {}
+        self._temperatures: dict[str, float | None] = {}
         """What ``/api/show`` said per model digest: a digest's capabilities never change, so a rerun of the page
         asks only about models it has not seen (or that changed under the same name)."""
 
@@ -312,7 +315,18 @@ class OllamaGateway:
             context_length=int(ctx) if isinstance(ctx, int) else None,
             model_info=info,
             projector_info=raw.get("projector_info") or {},
+            parameters=_parameters(str(raw.get("parameters") or "")),
         )
+
+    def model_temperature(self, name: str) -> float | None:
+        """The temperature the model's author set in its Modelfile, or None (asked once per model name)."""
+        if name not in self._temperatures:
+            try:
+                value = self.show(name).parameters.get("temperature")
+            except Snap2ProdError:
+                return None  # the request that follows meets the same problem and reports it in its own words
+            self._temperatures[name] = float(value) if value is not None else None
+        return self._temperatures[name]
 
     def capabilities(self, name: str, digest: str = "") -> tuple[str, ...]:
         """The model's capabilities; with its ``digest`` (from ``list_models``) cached for good per digest."""
@@ -349,6 +363,7 @@ class OllamaGateway:
         with self._translate(name, "delete"):
             self._client.delete(name)
         self._capabilities.pop(name, None)
+        self._temperatures.pop(name, None)
 
     def create_from_gguf(
         self,
@@ -357,6 +372,7 @@ class OllamaGateway:
         *,
         projector_file: Path | None = None,
         parameters: Mapping[str, Any] | None = None,
+        system: str | None = None,
     ) -> Iterator[Progress]:
         """Upload the GGUF file(s) as blobs (skipped when the server has them) and create the model."""
         with self._translate(name, "create progress"):
@@ -366,9 +382,12 @@ class OllamaGateway:
                     continue
                 yield Progress(status=f"uploading {path.name}")
                 files[path.name] = self._client.create_blob(path)
-            for event in self._client.create(name, files=files, parameters=dict(parameters or {}), stream=True):
+            for event in self._client.create(
+                name, files=files, parameters=dict(parameters or {}), system=system, stream=True
+            ):
                 yield _progress(event)
         self._capabilities.pop(name, None)
+        self._temperatures.pop(name, None)
 
     # --- chat ----------------------------------------------------------------------------------
 
@@ -402,6 +421,16 @@ class OllamaGateway:
     def _failed(self, model: str, error: BaseException, started: float) -> None:
         if self.observer is not None:
             self.observer.chat_failed(model, error, time.perf_counter() - started)
+
+
+def _parameters(text: str) -> dict[str, str]:
+    """``/api/show``'s ``parameters`` text ("temperature    0\nstop \"<|im_end|>\"") as name -> first value."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        name, _, value = line.strip().partition(" ")
+        if name and value.strip():
+            out.setdefault(name, value.strip().strip('"'))
+    return out
 
 
 def _progress(event: ollama.ProgressResponse) -> Progress:

@@ -52,7 +52,7 @@ def text_model(gateway: OllamaGateway) -> str:
 
 @pytest.fixture(scope="session")
 def vision_model(gateway: OllamaGateway, text_model: str) -> str:
-    """The synthetic vision model (SmolLM2 + a random-weight projector): real image path, meaningless text."""
+    """The synthetic vision model (SmolLM2 + the colour projector): real image path, it names the colour."""
     from scripts.demo.offline_models import ensure_vision_model as ensure_model
 
     return ensure_model(gateway)

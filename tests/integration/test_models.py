@@ -17,7 +17,7 @@ from app.catalog import load_catalog
 from app.gateway import OllamaGateway
 from app.lock import normalize_digest, read_lock
 from scripts import cli, console, toolchain
-from scripts.demo import offline_models
+from scripts.demo import colour_projector, offline_models
 from scripts.models.command import EXIT_DRIFT
 from scripts.processes import free_port
 from tests.models_fixtures import ScratchOllama, start_ollama
@@ -33,8 +33,9 @@ def import_side(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScratchOll
 
 @pytest.fixture(scope="module")
 def projector(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real projector GGUF (random weights, see scripts/demo/offline_models.py) that fits SmolLM2."""
-    return offline_models.write_projector(tmp_path_factory.mktemp("projector") / "mmproj.gguf")
+    """A real projector GGUF (the colour projector, see scripts/demo/colour_projector.py) that fits SmolLM2."""
+    embeddings = colour_projector.colour_embeddings(offline_models.smollm2_gguf())
+    return colour_projector.write_projector(tmp_path_factory.mktemp("projector") / "mmproj.gguf", embeddings)
 
 
 @pytest.fixture

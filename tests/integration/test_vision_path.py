@@ -1,8 +1,9 @@
-"""Real JPEGs go through Ollama's own image path: a synthetic projector on SmolLM2, served by the llama runner.
+"""Real JPEGs go through Ollama's own image path: the colour projector on SmolLM2, served by the llama runner.
 
-The model's weights are random, so its text means nothing; what is real is everything around them: Ollama
-recognising the projector, reporting the vision capability, decoding the JPEG and turning it into embeddings
-in the prompt (llama.cpp's clip/mtmd code).
+What is real is everything around the weights: Ollama recognising the projector, reporting the vision capability,
+decoding the JPEG and turning it into embeddings in the prompt (llama.cpp's clip/mtmd code). The projector is
+built in closed form to see one thing, colour, so these tests also know whether the RIGHT picture was described:
+each test colour, flat and as a scene dominated by it, must be named, with the page's default prompt.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import httpx
 import numpy as np
 import pytest
 
+from app import describe, imaging
 from app.gateway import ChatMessage, ChatStats, OllamaGateway
-from scripts.demo import offline_models
+from scripts.demo import colour_projector, offline_models
+from tests import colour_pictures as pictures
 
 OPTIONS = {"seed": 0, "temperature": 0, "num_predict": 4}
 QUESTION = "What is in the picture?"
@@ -57,5 +60,42 @@ def test_the_image_adds_prompt_tokens(gateway: OllamaGateway, vision_model: str,
     without = _chat(gateway, vision_model, ()).prompt_eval_count
     with_image = _chat(gateway, vision_model, (jpeg,)).prompt_eval_count
     assert with_image > without, (
-        f"{with_image=} {without=}; the projector should add {offline_models.IMAGE_TOKENS} image embeddings"
+        f"{with_image=} {without=}; the projector should add {colour_projector.IMAGE_TOKENS} image embeddings"
     )
+
+
+def _describe(gateway: OllamaGateway, model: str, picture: bytes) -> str:
+    """What the page does with a picture: prepare it and ask with its default prompt and options."""
+    prepared = imaging.prepare(picture, describe.native_size(model, None))
+    prompt = describe.prompt_text("Describe this picture", "")
+    return describe.describe(gateway, prepared, model, prompt, max_tokens=48).text()
+
+
+@pytest.mark.parametrize("colour", list(pictures.BGR))
+@pytest.mark.parametrize("scene", ["plain", "photo"])
+def test_the_model_names_the_colour_of_the_picture(
+    gateway: OllamaGateway, vision_model: str, colour: str, scene: str
+) -> None:
+    img = pictures.plain(colour) if scene == "plain" else pictures.photo(colour)
+    answer = _describe(gateway, vision_model, pictures.jpeg(img))
+    assert pictures.names_only(answer, colour), f"a {scene} {colour} picture was described as: {answer!r}"
+
+
+def test_a_nearly_black_frame_is_described_as_dark(gateway: OllamaGateway, vision_model: str) -> None:
+    """A lens cap or a dark room: the answer is black, whatever was described before."""
+    _describe(gateway, vision_model, pictures.jpeg(pictures.plain("yellow")))
+    noise = np.random.default_rng(0).normal(6, 3, (240, 320, 3))  # a dark sensor's noise
+    frame = np.clip(noise, 0, 255).astype(np.uint8)
+    answer = _describe(gateway, vision_model, pictures.jpeg(frame))
+    assert pictures.names_only(answer, "black"), answer
+
+
+def test_a_model_that_sets_its_own_temperature_keeps_it(
+    gateway: OllamaGateway, vision_model: str, text_model: str
+) -> None:
+    """The page's 0.2 is for models that leave sampling to the caller; the colour model's Modelfile says 0."""
+    assert gateway.model_temperature(vision_model) == 0.0
+    assert describe.options(48, gateway.model_temperature(vision_model))["temperature"] == 0.0
+    assert gateway.model_temperature(text_model) == 0.2  # create_offline_model's PARAMETER
+    assert gateway.model_temperature("snap2prod-test/not-installed:1") is None
+    assert describe.options(48, None)["temperature"] == 0.2

@@ -36,7 +36,8 @@ def assert_near(colour: tuple[int, ...], expected: tuple[int, ...], tolerance: i
 
 def test_only_a_synthetic_model_gets_the_synthetic_note() -> None:
     assert cat.model_note("snap2prod/smolvlm-synthetic:135m") == (
-        "A synthetic model with random weights: the picture path is real, its words are not."
+        "A synthetic model that sees only colour: it names a picture's colour (red, green, blue, yellow, white or "
+        "black) and nothing else — no shapes, text or people."
     )
     assert cat.model_note("moondream:latest") == ""
     assert cat.model_note("synthetic-host:5000/ns/llava:7b") == ""  # a registry's name is not the model's
