@@ -8,13 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect
 
 from scripts import demo, toolchain
 from scripts.demo import ollama_server
 from scripts.processes import ManagedProcess, free_port
+from tests import colour_pictures as pictures
 from tests.conftest import ANSWER_TOKENS, jpeg_bytes
 from tests.e2e.conftest import CHROMIUM_ARGS
 
@@ -29,9 +29,13 @@ TRUNCATED_JPEG = (
 )
 
 
-def write_y4m(path: Path, width: int = 640, height: int = 480) -> Path:
-    """A one-frame Y4M video that Chromium's fake camera plays in a loop."""
-    image = cv2.imdecode(np.frombuffer(jpeg_bytes(width, height, seed=9), np.uint8), cv2.IMREAD_COLOR)
+CAMERA_COLOUR = "blue"
+"""What Chromium's fake camera films: a scene dominated by this colour, which the synthetic model must name."""
+
+
+def write_y4m(path: Path, colour: str = CAMERA_COLOUR, width: int = 640, height: int = 480) -> Path:
+    """A one-frame Y4M video of a scene dominated by ``colour`` that Chromium's fake camera plays in a loop."""
+    image = pictures.photo(colour, width, height)
     cv2.putText(image, "snap2prod", (40, 80), cv2.FONT_HERSHEY_SIMPLEX, 2, (255, 255, 255), 4)
     i420 = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
     path.write_bytes(f"YUV4MPEG2 W{width} H{height} F30:1 Ip A1:1 C420jpeg\n".encode() + b"FRAME\n" + i420.tobytes())
@@ -65,7 +69,7 @@ def camera_browser(tmp_path: Path, playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-def _description(page: Page) -> str:
+def description_text(page: Page) -> str:
     """The streamed text alone: the description container's markdown, without its heading and caption."""
     block = page.locator(".st-key-description")
     caption = block.locator("[data-testid=stCaptionContainer]").all_inner_texts()
@@ -88,7 +92,7 @@ def test_take_photo_streams_a_description_errors_are_clear_and_ollama_can_come_b
     expect(page.locator(".st-key-description")).to_contain_text("capture #1", timeout=TIMEOUT_MS)
     expect(page.locator(".st-key-metrics")).to_contain_text("TTFT", timeout=TIMEOUT_MS)
     expect(page.locator(".st-key-metrics")).to_contain_text("tok/s")
-    assert _description(page)
+    assert pictures.names_only(description_text(page), CAMERA_COLOUR), description_text(page)
     shot = SCREENSHOT if os.environ.get(WRITE_SCREENSHOT) else tmp_path / "screenshot.png"
     page.locator("[data-testid=stMain]").evaluate("main => main.scrollTo(0, 0)")
     page.screenshot(path=str(shot))
@@ -112,10 +116,11 @@ def test_take_photo_streams_a_description_errors_are_clear_and_ollama_can_come_b
     page.locator("input[type=file]").set_input_files(str(corrupt))
     expect(page.locator(".st-key-description [data-testid=stAlert]")).to_have_text(TRUNCATED_JPEG, timeout=TIMEOUT_MS)
     good = tmp_path / "good.png"
-    cv2.imwrite(str(good), cv2.imdecode(np.frombuffer(jpeg_bytes(seed=4), np.uint8), cv2.IMREAD_COLOR))
+    good.write_bytes(pictures.png(pictures.photo("yellow")))
     page.locator("input[type=file]").set_input_files(str(good))
     expect(page.locator(".st-key-description")).to_contain_text("capture #3 · ", timeout=TIMEOUT_MS)
     expect(page.locator(".st-key-description [data-testid=stAlert]")).to_have_count(0)
+    assert pictures.names_only(description_text(page), "yellow"), description_text(page)  # the upload, not the camera
 
     # Ollama stops: a clear error, the page stays alive
     ollama_server.stop(state)
@@ -138,5 +143,5 @@ def test_take_photo_streams_a_description_errors_are_clear_and_ollama_can_come_b
     expect(page.locator(".st-key-description")).to_contain_text("capture #5 · ", timeout=TIMEOUT_MS)
     expect(page.locator(".st-key-description [data-testid=stAlert]")).to_have_count(0)
     expect(page.locator(".st-key-metrics")).to_contain_text("TTFT")
-    assert _description(page)
+    assert pictures.names_only(description_text(page), "yellow"), description_text(page)
     context.close()

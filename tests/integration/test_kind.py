@@ -33,9 +33,10 @@ from scripts.kube import new_client
 from scripts.paths import STACKS
 from scripts.processes import free_port
 from scripts.promote import verify
+from tests import colour_pictures as pictures
 from tests.conftest import CONTAINERS_GROUP
 from tests.e2e.conftest import CHROMIUM_ARGS
-from tests.e2e.test_page_browser import VIDEO_PLAYING, write_y4m
+from tests.e2e.test_page_browser import CAMERA_COLOUR, VIDEO_PLAYING, description_text, write_y4m
 from tests.kube import wait_for
 
 pytestmark = pytest.mark.xdist_group(CONTAINERS_GROUP)  # one worker drives podman and KIND
@@ -238,6 +239,8 @@ def _take_photo_on_the_kind_page(tmp_path: Path, ollama_url: str) -> tuple[str, 
         expect(metrics).to_contain_text("TTFT", timeout=PAGE_TIMEOUT_MS)
         ttft = re.search(r"TTFT\s*([\d,.]+)\s*ms", metrics.inner_text())
         assert ttft is not None, metrics.inner_text()
+        # the right picture: the camera films a scene of CAMERA_COLOUR, and the synthetic model names colours
+        assert pictures.names_only(description_text(page), CAMERA_COLOUR), description_text(page)
         return caption, float(ttft.group(1).replace(",", ""))
 
 

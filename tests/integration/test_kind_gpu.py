@@ -28,9 +28,10 @@ from app.session import RESTARTED
 from scripts import cli, toolchain
 from scripts.gpu_shape import GPU_TAINT, gpu_labels
 from scripts.kind import cluster, gpu
-from tests.conftest import CONTAINERS_GROUP, jpeg_bytes
+from tests import colour_pictures as pictures
+from tests.conftest import CONTAINERS_GROUP
 from tests.e2e.conftest import CHROMIUM_ARGS
-from tests.e2e.test_page_browser import VIDEO_PLAYING, write_y4m
+from tests.e2e.test_page_browser import CAMERA_COLOUR, VIDEO_PLAYING, description_text, write_y4m
 from tests.kube import wait_for
 
 pytestmark = pytest.mark.xdist_group(CONTAINERS_GROUP)  # one worker drives podman and KIND
@@ -335,7 +336,7 @@ def test_the_browser_on_a_replica_that_goes_away_says_the_session_restarted_and_
         expect(page.get_by_text(RESTARTED)).to_be_visible(timeout=PAGE_MS)
         expect(page.get_by_role("heading", name="snap2prod")).to_be_visible()
         _photo(page)
-        _expect_described(page, 1, vision_model)
+        _expect_described(page, 1, vision_model, CAMERA_COLOUR)
         expect(page.get_by_text(RESTARTED)).to_be_visible()  # said through the new session's first picture
 
 
@@ -343,18 +344,22 @@ def test_twenty_pictures_through_three_replicas_are_all_described_and_without_af
     rehearsal: dict[str, Any], vision_model: str, tmp_path: Path
 ) -> None:
     """Ten visits, each a new browser (its own cookies and connections), each a camera photo and an upload: all
-    twenty described through the Service's three replicas. Then the control: with `sessionAffinity: None` a
-    picture's upload can reach a replica that does not hold the browser's session, and fails there."""
+    twenty described through the Service's three replicas, each answer naming its own picture's colour (the
+    camera's, then the visit's upload, which changes colour from visit to visit). Then the control: with
+    `sessionAffinity: None` a picture's upload can reach a replica that does not hold the browser's session, and
+    fails there."""
     wait_for("three app pods Ready", lambda: _ready_apps() == 3, timeout_s=300)
-    upload = tmp_path / "upload.jpg"
-    upload.write_bytes(jpeg_bytes(640, 480, seed=7))
+    upload_colours = [c for c in pictures.BGR if c != CAMERA_COLOUR]
     with _chromium(tmp_path) as visit:
-        for _ in range(10):
+        for n in range(10):
+            colour = upload_colours[n % len(upload_colours)]
+            upload = tmp_path / f"upload-{n}.jpg"
+            upload.write_bytes(pictures.jpeg(pictures.photo(colour, 640, 480)))
             with visit() as page:
                 _photo(page)
-                _expect_described(page, 1, vision_model)
+                _expect_described(page, 1, vision_model, CAMERA_COLOUR)
                 _upload(page, upload)
-                _expect_described(page, 2, vision_model)
+                _expect_described(page, 2, vision_model, colour)
         _set_app_affinity("None")
         try:
             outcomes = []
@@ -375,11 +380,13 @@ def _upload(page: Page, picture: Path) -> None:
     page.locator("input[type=file]").set_input_files(str(picture))
 
 
-def _expect_described(page: Page, capture: int, model: str) -> None:
+def _expect_described(page: Page, capture: int, model: str, colour: str) -> None:
+    """Capture ``capture`` described without an error, and its answer names ``colour`` and no other."""
     description = page.locator(".st-key-description")
     expect(description).to_contain_text(f"capture #{capture} · {model} · ", timeout=PAGE_MS)
     expect(description.locator("[data-testid=stAlert]")).to_have_count(0)
     expect(page.get_by_text(UPLOAD_REFUSED)).to_have_count(0)
+    assert pictures.names_only(description_text(page), colour), (capture, colour, description_text(page))
 
 
 def _described_or_refused(page: Page) -> str:
