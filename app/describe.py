@@ -36,8 +36,8 @@ def check_prompt(text: str) -> None:
 def options(max_tokens: int = MAX_ANSWER_TOKENS, model_temperature: float | None = None) -> dict[str, float | int]:
     """The request's options with the answer capped at ``max_tokens`` (Settings.max_answer_tokens).
 
-    A model whose Modelfile sets its own temperature keeps it (Moondream's authors set 0, and so does the
-    synthetic colour model); the page's 0.2 is for models that leave it to the caller.
+    A model whose Modelfile sets its own temperature keeps it (its authors chose it; the synthetic colour model
+    sets 0); the page's 0.2 is for models that leave it to the caller.
     """
     temperature = DEFAULT_OPTIONS["temperature"] if model_temperature is None else model_temperature
     return {**DEFAULT_OPTIONS, "temperature": temperature, "num_predict": max_tokens}
