@@ -99,3 +99,20 @@ def test_a_model_that_sets_its_own_temperature_keeps_it(
     assert gateway.model_temperature(text_model) == 0.2  # create_offline_model's PARAMETER
     assert gateway.model_temperature("snap2prod-test/not-installed:1") is None
     assert describe.options(48, None)["temperature"] == 0.2
+
+
+def test_a_follow_up_to_the_vision_model_sees_the_picture_again(gateway: OllamaGateway, vision_model: str) -> None:
+    prepared = imaging.prepare(pictures.jpeg(pictures.photo("white")), describe.native_size(vision_model, None))
+    prompt = describe.prompt_text("Describe this picture", "")
+    said = describe.describe(gateway, prepared, vision_model, prompt, max_tokens=48).text()
+    turns = [describe.Turn("user", prompt), describe.Turn("assistant", said)]
+    answer = describe.followup(
+        gateway,
+        vision_model,
+        image_jpeg=prepared.jpeg,
+        description=said,
+        turns=turns,
+        question="What colour is the picture?",
+        max_tokens=48,
+    ).text()
+    assert pictures.names_only(answer, "white"), answer
