@@ -355,8 +355,10 @@ def test_pull_streams_real_progress_from_a_registry_and_lists_the_model(
     assert len(layers) >= 1 and all(total > 0 for total in layers.values())
     for digest, total in layers.items():
         done = [e.completed for e in events if e.digest == digest]
-        # Ollama 0.32–0.34 send no final 100 % event for a big layer before it verifies it
-        assert done == sorted(done) and 0.5 * total <= done[-1] <= total, (digest, done)
+        assert done == sorted(done) and done[-1] <= total, (digest, done)
+        # Ollama 0.32–0.34 send no final 100 % event for a big layer before it verifies it; a layer of a few
+        # hundred bytes may be reported once, at 0, and done before the next report (seen once under load)
+        assert total < 1_000_000 or 0.5 * total <= done[-1], (digest, total, done)
     big = max(layers, key=lambda d: layers[d])
     assert len({e.completed for e in events if e.digest == big}) >= 10, (
         "the big layer's progress arrives as it downloads"
