@@ -15,6 +15,7 @@ from app import describe as uc
 from app.gateway import OllamaGateway
 from app.imaging import prepare
 from app.live import LatestOnly, LiveDescriber
+from tests import colour_pictures as pictures
 from tests.conftest import jpeg_bytes
 from tests.fault_ollama import fault_ollama
 
@@ -99,3 +100,26 @@ def test_an_error_in_live_mode_is_kept_and_the_next_frame_still_runs() -> None:
         f"Ollama at {url} is busy (its request queue is full). Wait a moment and try again, "
         "or raise OLLAMA_NUM_PARALLEL / OLLAMA_MAX_QUEUE on the server."
     )
+
+
+def test_live_mode_describes_the_picture_now_in_front_of_the_camera(gateway: OllamaGateway, vision_model: str) -> None:
+    """The camera turns from scene to scene; when it stops, the last description is of the last scene's colour."""
+    scenes = ["red", "green", "white", "blue", "black", "yellow"]
+    frames = {c: prepare(pictures.jpeg(pictures.photo(c)), NATIVE) for c in scenes}
+    live: LiveDescriber[str, str] = LiveDescriber(
+        lambda colour: uc.describe(gateway, frames[colour], vision_model, "Describe this picture", max_tokens=48).text()
+    )
+    live.start()
+    try:
+        for colour in scenes:
+            live.inbox.put(colour)
+            time.sleep(0.3)
+        deadline = time.monotonic() + 120
+        # every scene either described or replaced by a newer one before its turn
+        while live.described + live.inbox.dropped < len(scenes) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        live.stop()
+    assert live.described + live.inbox.dropped == len(scenes)
+    assert live.last is not None and live.last.result is not None, live.last
+    assert pictures.names_only(live.last.result, scenes[-1]), live.last.result
