@@ -221,9 +221,10 @@ class OllamaGateway:
         self._http = httpx.Client(base_url=self.host, timeout=timeout)
         self._capabilities: dict[str, tuple[str, ...]] = {}
         self._capabilities_by_digest: dict[str, tuple[str, ...]] = {}
-        self._temperatures: dict[str, float | None] = {}
         """What ``/api/show`` said per model digest: a digest's capabilities never change, so a rerun of the page
         asks only about models it has not seen (or that changed under the same name)."""
+        self._temperatures: dict[str, float | None] = {}
+        """Each model's own temperature (None: it sets none), filled by every ``show`` as ``_capabilities`` is."""
 
     def close(self) -> None:
         self._http.close()
@@ -306,6 +307,8 @@ class OllamaGateway:
         ctx = info.get(f"{arch}.context_length")
         caps = tuple(raw.get("capabilities") or ())
         self._capabilities[name] = caps
+        parameters = _parameters(str(raw.get("parameters") or ""))
+        self._temperatures[name] = float(parameters["temperature"]) if "temperature" in parameters else None
         return ModelDetails(
             name=name,
             capabilities=caps,
@@ -315,17 +318,16 @@ class OllamaGateway:
             context_length=int(ctx) if isinstance(ctx, int) else None,
             model_info=info,
             projector_info=raw.get("projector_info") or {},
-            parameters=_parameters(str(raw.get("parameters") or "")),
+            parameters=parameters,
         )
 
     def model_temperature(self, name: str) -> float | None:
-        """The temperature the model's author set in its Modelfile, or None (asked once per model name)."""
+        """The temperature the model's author set in its Modelfile, or None (from ``show``, asked once per name)."""
         if name not in self._temperatures:
             try:
-                value = self.show(name).parameters.get("temperature")
+                self.show(name)
             except Snap2ProdError:
                 return None  # the request that follows meets the same problem and reports it in its own words
-            self._temperatures[name] = float(value) if value is not None else None
         return self._temperatures[name]
 
     def capabilities(self, name: str, digest: str = "") -> tuple[str, ...]:
