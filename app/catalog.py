@@ -46,6 +46,47 @@ def full_name(name: str) -> str:
     return f"{base}:{tag}"
 
 
+class Architecture(BaseModel):
+    """The layout of the GGUF files a registry serves for a model: what an Ollama version must load to run it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    text: str = Field(pattern=r"^[a-z0-9_.]+$")
+    """``general.architecture`` of the model file (``llama``, ``phi2``, ``mllama``…)."""
+    projector: str | None = Field(default=None, pattern=r"^[a-z0-9_.]+$")
+    """The vision encoder as llama.cpp's mtmd code sees it (its ``clip.projector_type``: ``mlp``, ``gemma3``…)."""
+    monolithic: bool = False
+    """The vision encoder is inside the model file (one GGUF), not a separate projector layer."""
+    image_tokens: int | None = Field(default=None, ge=1)
+    """Prompt positions one picture of ``image_size`` squared costs (Ollama's ``prompt_eval_count`` with and
+    without it), marker tokens included."""
+
+
+class Runs(BaseModel):
+    """Whether one Ollama version runs a model, as read from that version's source, with where it was read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    loads: bool
+    source: str = Field(min_length=1)
+    """The evidence: the files of that Ollama's source (and of the llama.cpp it runs) the answer was read from."""
+    why: str = ""
+    """When it does not load: the reason, in one sentence for the person who asked for it."""
+    error: str = ""
+    """When it does not load: words of the error the server answers with (the load matrix checks them)."""
+    instead: str = ""
+    """When it does not load: the catalog entry to use instead."""
+
+    @model_validator(mode="after")
+    def _says_what_to_do(self) -> Runs:
+        if not self.loads and not (self.why and self.error and self.instead):
+            raise ValueError(
+                "a model that does not load needs why (one sentence), the error it fails with and a model to use "
+                "instead"
+            )
+        return self
+
+
 class CatalogEntry(BaseModel):
     """One model of the catalog."""
 
@@ -61,6 +102,9 @@ class CatalogEntry(BaseModel):
     modelfile: str | None = None
     """A Modelfile (relative to the catalog's folder) to create the model from local GGUF files."""
     description: str = ""
+    architecture: Architecture | None = None
+    ollama: dict[str, Runs] = Field(default_factory=dict)
+    """Ollama version (``0.34.0``) -> whether it runs this model; a version not listed was not checked."""
 
     @field_validator("name")
     @classmethod
@@ -87,7 +131,19 @@ class CatalogEntry(BaseModel):
                 raise ValueError("a vision model needs image_size (its encoder's native input size in pixels)")
         elif self.image_size is not None:
             raise ValueError("image_size is for vision models only")
+        if self.architecture is not None and (self.architecture.projector is None) == (self.role is Role.VISION):
+            raise ValueError("architecture.projector is set for vision models, and only for them")
         return self
+
+    def refusal(self, ollama_version: str) -> str | None:
+        """Why this model cannot run on that Ollama version and what to use instead; None when it can (or
+        nobody checked that version)."""
+        runs = self.ollama.get(ollama_version)
+        if runs is None or runs.loads:
+            return None
+        return (
+            f"{self.name} does not run on Ollama {ollama_version}: {runs.why.rstrip('.')}. Use {runs.instead} instead."
+        )
 
     @property
     def size_bytes(self) -> int:
@@ -148,6 +204,11 @@ class Catalog(BaseModel):
                 "Add an entry for it (see the comments at the top of the catalog)."
             )
         return entry
+
+    def refusal(self, name: str, ollama_version: str) -> str | None:
+        """``CatalogEntry.refusal`` for a model name; None for a name the catalog does not know."""
+        entry = self.find(name)
+        return entry.refusal(ollama_version) if entry is not None else None
 
     def modelfile_path(self, entry: CatalogEntry) -> Path:
         if entry.modelfile is None:
@@ -221,12 +282,21 @@ def preferred_chat_model(installed: Sequence[str], fallback: str, catalog: Catal
     return fallback
 
 
-def pullable(catalog: Catalog | None, installed: Sequence[str]) -> list[str]:
-    """Catalog models a registry serves that are not installed yet, in catalog order."""
+def pullable(catalog: Catalog | None, installed: Sequence[str], ollama_version: str = "") -> list[str]:
+    """Catalog models a registry serves that are not installed yet and that this Ollama version runs, in order."""
     if catalog is None:
         return []
     names = set(installed)
-    return [e.name for e in catalog.models if e.name not in names and not e.modelfile]
+    return [
+        e.name for e in catalog.models if e.name not in names and not e.modelfile and e.refusal(ollama_version) is None
+    ]
+
+
+def unrunnable(catalog: Catalog | None, names: Sequence[str], ollama_version: str) -> dict[str, str]:
+    """Of ``names``, those the catalog says this Ollama version cannot run -> the sentence saying why."""
+    if catalog is None:
+        return {}
+    return {name: why for name in names if (why := catalog.refusal(name, ollama_version)) is not None}
 
 
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")

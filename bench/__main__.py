@@ -22,6 +22,7 @@ MODULES = {
     "P4": "bench.promote",
     "P5": "bench.cpu_baseline",
     "P6": "bench.kind",
+    "P7": "bench.ollama_upgrade",
 }
 
 

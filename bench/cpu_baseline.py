@@ -40,32 +40,35 @@ def _native_build(same_flags: bool, build_native: bool) -> Path:
     return toolchain.ensure(toolchain.native_ollama()) / "bin" / "ollama"
 
 
+def paired_tokens_per_s(first: Path, second: Path, runs: int) -> tuple[list[float], list[float]]:
+    """Two Ollama binaries, each its own server with its own models folder and the offline model, answering the
+    same generation in ``runs`` pairs of alternating order: the eval tok/s of each."""
+    model = offline_models.OFFLINE_MODEL
+    with tempfile.TemporaryDirectory() as first_state, tempfile.TemporaryDirectory() as second_state:
+        a = OllamaGateway(ollama_server.start(Path(first_state), port=free_port(), tie_to_parent=True, binary=first))
+        b = OllamaGateway(ollama_server.start(Path(second_state), port=free_port(), tie_to_parent=True, binary=second))
+        try:
+            for gateway in (a, b):
+                if model not in {m.name for m in gateway.list_models()}:
+                    for _ in offline_models.create_offline_model(gateway):
+                        pass
+            _tokens_per_s(a, model), _tokens_per_s(b, model)  # load the model into both
+            return alternating_pairs(lambda: _tokens_per_s(a, model), lambda: _tokens_per_s(b, model), runs)
+        finally:
+            a.close()
+            b.close()
+            ollama_server.stop(Path(first_state))
+            ollama_server.stop(Path(second_state))
+
+
 def run(runs: int = RUNS, *, build_native: bool = True) -> BenchResult:
     """``build_native=False`` (the smoke run) measures the baseline against itself: the code path, not the CPU."""
     baseline_cpu = toolchain.cpu_baseline()
     native_cpu = toolchain.native_cpu_flags(Path("/proc/cpuinfo").read_text(), os.uname().machine)
     same = set(native_cpu.ggml) == set(baseline_cpu.ggml)
     extra = sorted(set(native_cpu.ggml) - set(baseline_cpu.ggml))
-    native_binary = _native_build(same, build_native)
     model = offline_models.OFFLINE_MODEL
-    with tempfile.TemporaryDirectory() as base_state, tempfile.TemporaryDirectory() as native_state:
-        pinned = OllamaGateway(ollama_server.start(Path(base_state), port=free_port(), tie_to_parent=True))
-        native = OllamaGateway(
-            ollama_server.start(Path(native_state), port=free_port(), tie_to_parent=True, binary=native_binary)
-        )
-        try:
-            if model not in {m.name for m in pinned.list_models()}:
-                for _ in offline_models.create_offline_model(pinned):
-                    pass
-            _tokens_per_s(pinned, model), _tokens_per_s(native, model)  # load the model into both
-            ours, raws = alternating_pairs(
-                lambda: _tokens_per_s(pinned, model), lambda: _tokens_per_s(native, model), runs
-            )
-        finally:
-            pinned.close()
-            native.close()
-            ollama_server.stop(Path(base_state))
-            ollama_server.stop(Path(native_state))
+    ours, raws = paired_tokens_per_s(toolchain.binary("ollama"), _native_build(same, build_native), runs)
     ratio = Spread.of([o / r for o, r in zip(ours, raws, strict=True)])
     yardstick = "the baseline itself (this CPU offers nothing more)" if same else f"a build with {', '.join(extra)}"
     if not build_native and not same:

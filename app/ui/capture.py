@@ -58,7 +58,11 @@ def _inputs(res: Resources, state: PageState, status: Status) -> Choice:
     chosen = str(st.session_state.get("model") or "")
     # A chosen model that went away (deleted, or its tag now a model that cannot see) stays chosen: the next picture
     # says why it cannot be described, instead of going silently to another model.
-    options = state.vision_models + ([chosen] if chosen and chosen not in state.vision_models else [])
+    hidden = cat.unrunnable(res.catalog, state.vision_models, status.version)
+    runnable = [m for m in state.vision_models if m not in hidden]
+    options = runnable + ([chosen] if chosen and chosen not in runnable else [])
+    for why in hidden.values():
+        st.caption(f"Installed but not offered: {why}")
     if options:
         model = st.selectbox("Vision model", options, key="model") or ""
         if note := cat.model_note(model):

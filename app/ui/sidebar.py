@@ -52,9 +52,13 @@ def render(res: Resources, state: PageState) -> Status:
                 caps: tuple[str, ...] = attempt(partial(gw.capabilities, m.name, m.digest), ())
                 badges = " ".join(f":blue-badge[{c}]" for c in caps)
                 st.markdown(f"**{m.name}** `{m.digest[:12]}` {badges}")
-        pullable = cat.pullable(res.catalog, [m.name for m in installed])
+        pullable = cat.pullable(res.catalog, [m.name for m in installed], version)
         if version and pullable:
             _pull(res, state, pullable)
+        if version and res.catalog is not None:
+            names = {m.name for m in installed}
+            for why in cat.unrunnable(res.catalog, [n for n in res.catalog.names if n not in names], version).values():
+                st.caption(f"Not offered: {why}")
         if state.pull_report:
             st.caption(state.pull_report)
     return Status(version, installed)

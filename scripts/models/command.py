@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from app.catalog import DEFAULT_CATALOG, GgufImport, full_name, load_catalog, parse_modelfile
+from app.catalog import DEFAULT_CATALOG, GgufImport, full_name, load_catalog, parse_modelfile, unrunnable
 from app.errors import CatalogError
 from app.gateway import OllamaGateway
 from app.lock import DEFAULT_LOCK, compare, describe, read_lock, write_lock
@@ -133,8 +133,11 @@ def pull_command(
     gateway = _gateway(host)
     catalog = load_catalog(catalog_path)
     lock = read_lock(lock_path) if lock_path.exists() else None
-    for name in names:
-        ref, locked = resolve(name, lock, catalog)
+    refs = [resolve(name, lock, catalog) for name in names]
+    refused = unrunnable(catalog, [ref for ref, _ in refs], gateway.version())
+    if refused:
+        raise CatalogError(" ".join(refused.values()))
+    for ref, locked in refs:
         with ProgressBars() as bars:
             pull_model(gateway, ref, locked, registry=registry, insecure=insecure, on_progress=bars)
         state = "digest matches the lock" if locked else "not locked: `snap2prod models lock` pins it"

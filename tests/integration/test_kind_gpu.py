@@ -343,29 +343,36 @@ def test_the_browser_on_a_replica_that_goes_away_says_the_session_restarted_and_
 def test_twenty_pictures_through_three_replicas_are_all_described_and_without_affinity_they_fail(
     rehearsal: dict[str, Any], vision_model: str, tmp_path: Path
 ) -> None:
-    """Ten visits, each a new browser (its own cookies and connections), each a camera photo and an upload: all
-    twenty described through the Service's three replicas, each answer naming its own picture's colour (the
-    camera's, then the visit's upload, which changes colour from visit to visit). Then the control: with
-    `sessionAffinity: None` a picture's upload can reach a replica that does not hold the browser's session, and
-    fails there."""
+    """Ten visits in five pairs, each visit a new browser context (its own cookies and connections), the two of a
+    pair open at the same time: each takes a camera photo, then both upload a picture, of two different colours,
+    before either answer is awaited. All twenty are described through the Service's three replicas, each answer
+    naming its own picture's colour, so a description that went to the other session of the pair fails. Then the
+    control: with `sessionAffinity: None` a picture's upload can reach a replica that does not hold the browser's
+    session, and fails there."""
     wait_for("three app pods Ready", lambda: _ready_apps() == 3, timeout_s=300)
-    upload_colours = [c for c in pictures.BGR if c != CAMERA_COLOUR]
+    colours = [c for c in pictures.BGR if c != CAMERA_COLOUR]
+    uploads = {c: tmp_path / f"upload-{c}.jpg" for c in colours}
+    for colour, path in uploads.items():
+        path.write_bytes(pictures.jpeg(pictures.photo(colour, 640, 480)))
     with _chromium(tmp_path) as visit:
-        for n in range(10):
-            colour = upload_colours[n % len(upload_colours)]
-            upload = tmp_path / f"upload-{n}.jpg"
-            upload.write_bytes(pictures.jpeg(pictures.photo(colour, 640, 480)))
-            with visit() as page:
-                _photo(page)
-                _expect_described(page, 1, vision_model, CAMERA_COLOUR)
-                _upload(page, upload)
-                _expect_described(page, 2, vision_model, colour)
+        for n in range(5):
+            pair = (colours[n], colours[(n + 1) % len(colours)])
+            with visit() as first, visit() as second:
+                pages = (first, second)
+                for page in pages:
+                    _photo(page)
+                for page in pages:
+                    _expect_described(page, 1, vision_model, CAMERA_COLOUR)
+                for page, colour in zip(pages, pair, strict=True):
+                    _upload(page, uploads[colour])
+                for page, colour in zip(pages, pair, strict=True):
+                    _expect_described(page, 2, vision_model, colour)
         _set_app_affinity("None")
         try:
             outcomes = []
             for _ in range(6):
                 with visit() as page:
-                    _upload(page, upload)
+                    _upload(page, uploads[colours[0]])
                     outcomes.append(_described_or_refused(page))
         finally:
             _set_app_affinity("ClientIP")

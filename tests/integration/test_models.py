@@ -294,3 +294,16 @@ def test_pulling_a_name_neither_catalogued_nor_locked_is_an_error_listing_the_kn
     assert code == 1
     assert "'gpt-9' is neither in the catalog nor in the lock" in out
     assert "moondream:latest" in out
+
+
+def test_pulling_a_model_the_servers_ollama_cannot_run_is_refused_with_why_and_what_instead(
+    ollama_host: str, gateway: OllamaGateway, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused before any byte is fetched: the catalog marks llama3.2-vision as not loading on this version."""
+    args = ["models", "pull", "llama3.2-vision", "moondream", "--host", ollama_host, "--lock", str(tmp_path / "l")]
+    code, out = run(args, capsys)
+    assert code == 1
+    text = " ".join(out.split())
+    assert f"llama3.2-vision:11b does not run on Ollama {gateway.version()}:" in text
+    assert "Use qwen2.5vl:7b instead." in text
+    assert "moondream" not in {m.name.split(":")[0] for m in gateway.list_models()}  # nothing pulled, not even it

@@ -40,6 +40,7 @@ from tests import colour_pictures as pictures
 from tests import models_fixtures
 from tests.conftest import ANSWER_TOKENS, PAGE_GROUP, jpeg_bytes
 from tests.models_fixtures import Mirror, Registry, ScratchOllama
+from tests.oriented_pictures import stored_for, with_orientation
 
 pytestmark = pytest.mark.xdist_group(PAGE_GROUP)  # one worker: the modules share a model tag
 
@@ -148,6 +149,35 @@ def test_only_vision_models_are_offered_for_pictures(
     options = page.selectbox(key="model").options
     assert {vision_model, second_vision_model} <= set(options)
     assert text_model not in options
+
+
+def test_a_model_the_servers_ollama_cannot_run_is_neither_offered_nor_pullable_and_the_page_says_why(
+    monkeypatch: pytest.MonkeyPatch, ollama_host: str, gateway: OllamaGateway, second_vision_model: str, tmp_path: Path
+) -> None:
+    """A catalog that marks the installed second model, and a model no server has, as not loading on this server's
+    Ollama version: neither is offered (picker, Pull), and each gets a sentence with why and what instead."""
+    version = gateway.version()
+    refused = {
+        "loads": False,
+        "source": "a test catalog",
+        "why": "its architecture is not one this Ollama knows",
+        "error": "unknown model architecture",
+        "instead": "the colour model",
+    }
+    catalog = tmp_path / "catalog.yaml"
+    write_catalog(catalog, {"name": "gone:1", "role": "chat", "size_gb": 0.1, "ollama": {version: refused}})
+    marked = yaml.safe_load(catalog.read_text())
+    marked["models"][0]["ollama"] = {version: refused}
+    catalog.write_text(yaml.safe_dump(marked))
+    at = open_page(monkeypatch, ollama_host, catalog)
+    assert second_vision_model not in at.selectbox(key="model").options
+    assert [b for b in at.get("selectbox") if b.key == "pull_model"] == []  # nothing else to pull
+    notes = captions(at)
+    why = "its architecture is not one this Ollama knows. Use the colour model instead."
+    assert f"Installed but not offered: {second_vision_model} does not run on Ollama {version}: {why}" in notes
+    assert f"Not offered: gone:1 does not run on Ollama {version}: {why}" in notes
+    assert not [n for n in notes if n.startswith(f"Not offered: {second_vision_model} ")]  # said once, above
+    st.cache_resource.clear()
 
 
 def test_the_synthetic_model_is_said_to_see_only_colour(page: AppTest) -> None:
@@ -384,14 +414,17 @@ def test_pull_streams_real_progress_from_a_registry_and_lists_the_model(
 # --- the host camera -------------------------------------------------------------------------------------------
 
 
+HOST_CAMERA_COLOUR = "yellow"
+"""What the host camera films: a scene dominated by yellow, so its descriptions must say yellow."""
+
+
 @pytest.fixture(scope="module")
 def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real MJPG video file, 800×600: what OpenCV reads from a file is what it reads from a camera."""
     path = tmp_path_factory.mktemp("video") / "host-camera.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 10, (800, 600))
-    for i in range(20):
-        frame = cv2.imdecode(np.frombuffer(jpeg_bytes(800, 600, seed=i), np.uint8), cv2.IMREAD_COLOR)
-        writer.write(frame)
+    for _ in range(20):
+        writer.write(pictures.photo(HOST_CAMERA_COLOUR, 800, 600))
     writer.release()
     return path
 
@@ -406,6 +439,7 @@ def test_the_host_camera_frame_is_described_as_decoded_without_a_jpeg_round_trip
     assert not at.exception and not at.error
     capture = state(at).history.latest
     assert capture is not None and capture.description and not capture.error
+    assert pictures.names_only(capture.description, HOST_CAMERA_COLOUR), capture.description
     assert capture.source == f"host camera {video}"
     assert capture.metrics is not None
     assert capture.metrics.image_kb_before == 800 * 600 * 3 / 1024  # the decoded frame went to Frame.prepare
@@ -473,6 +507,24 @@ def assert_scaled_copy(sent: bytes, original: bytes, size: tuple[int, int]) -> N
     source = cv2.imdecode(np.frombuffer(original, np.uint8), cv2.IMREAD_COLOR)
     expected = cv2.resize(source, size, interpolation=cv2.INTER_AREA)
     assert float(np.abs(got.astype(np.int16) - expected.astype(np.int16)).mean()) < 4.0
+
+
+def test_a_phone_photo_stored_sideways_is_sent_upright(page: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A portrait photo as a phone stores it: turned sideways, with EXIF Orientation 6. A rotation cannot change a
+    picture's colour, so the check is on the pixels sent, read back from the zip export: taller than wide, red
+    above blue."""
+    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", RecordingStorage)
+    red, blue = pictures.BGR["red"], pictures.BGR["blue"]
+    upright = np.empty((960, 540, 3), np.uint8)
+    upright[:480], upright[480:] = red, blue
+    upload(page, "portrait.jpg", with_orientation(stored_for(upright, 6), 6, "JPEG"))
+    assert len(state(page).history.captures) == 1
+    with zipfile.ZipFile(io.BytesIO(offered(page, "export_zip"))) as zf:
+        sent = cv2.imdecode(np.frombuffer(zf.read("capture-001.jpg"), np.uint8), cv2.IMREAD_COLOR)
+    height, width = sent.shape[:2]
+    assert height > width, (width, height)
+    top, bottom = sent[: height * 2 // 5].reshape(-1, 3), sent[height * 3 // 5 :].reshape(-1, 3)
+    assert np.abs(top.mean(axis=0) - red).max() < 12 and np.abs(bottom.mean(axis=0) - blue).max() < 12
 
 
 def test_the_zip_export_holds_the_pictures_as_sent_and_every_field(

@@ -26,7 +26,7 @@ from kubernetes import client
 
 from app.gateway import OllamaGateway
 from app.lock import Lock, pin, read_lock, write_lock
-from scripts import cli
+from scripts import cli, toolchain
 from scripts.models.library import registry_ref
 from scripts.promote import verify
 from scripts.sim import SimCluster
@@ -192,6 +192,22 @@ def test_a_model_larger_than_the_gpu_memory_is_refused_at_preflight(
     code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(huge), "--from-lock")
     assert (code, report["outcome"]) == (5, "PreflightFailed")
     assert "snap2prod/smollm2:135m (100.0 GiB) does not fit in 80.0 GiB (1 × 81920 MiB" in report["error"]
+    assert helm_history(sim_cluster, namespace) == []
+
+
+def test_a_locked_model_the_deployed_ollama_cannot_run_is_refused_at_preflight(
+    sim_cluster: SimCluster, namespace: str, real_lock: Path, tmp_path: Path
+) -> None:
+    """The catalog says Ollama 0.34.0 cannot load llama3.2-vision: promote names it, says why and what instead."""
+    text = real_lock.read_text()
+    (name,) = [line.split()[-1] for line in text.splitlines() if line.strip().startswith("name:")]
+    (tag,) = [line.split()[-1] for line in text.splitlines() if line.strip().startswith("tag:")]
+    lock = tmp_path / "models.lock"
+    lock.write_text(text.replace(f"name: {name}", "name: llama3.2-vision").replace(f"tag: {tag}", "tag: 11b"))
+    code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(lock), "--from-lock")
+    assert (code, report["outcome"]) == (5, "PreflightFailed")
+    assert f"✗ models run: llama3.2-vision:11b does not run on Ollama {toolchain.OLLAMA_VERSION}:" in report["error"]
+    assert "Use qwen2.5vl:7b instead." in report["error"]
     assert helm_history(sim_cluster, namespace) == []
 
 

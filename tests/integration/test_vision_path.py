@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from app import describe, imaging
+from app.catalog import load_catalog
 from app.gateway import ChatMessage, ChatStats, OllamaGateway
-from scripts.demo import colour_projector, offline_models
+from scripts.demo import offline_models
 from tests import colour_pictures as pictures
 
 OPTIONS = {"seed": 0, "temperature": 0, "num_predict": 4}
@@ -56,12 +57,15 @@ def test_chat_with_a_jpeg_completes(gateway: OllamaGateway, vision_model: str, j
     assert stats.eval_count > 0
 
 
-def test_the_image_adds_prompt_tokens(gateway: OllamaGateway, vision_model: str, jpeg: bytes) -> None:
+def test_a_picture_costs_the_image_tokens_the_catalog_states(
+    gateway: OllamaGateway, vision_model: str, jpeg: bytes
+) -> None:
+    """The synthetic model's row of the load matrix (tests/integration/test_catalog_loads.py has the others)."""
+    architecture = load_catalog().get(vision_model).architecture
+    assert architecture is not None and architecture.image_tokens is not None
     without = _chat(gateway, vision_model, ()).prompt_eval_count
     with_image = _chat(gateway, vision_model, (jpeg,)).prompt_eval_count
-    assert with_image > without, (
-        f"{with_image=} {without=}; the projector should add {colour_projector.IMAGE_TOKENS} image embeddings"
-    )
+    assert with_image - without == architecture.image_tokens, (with_image, without)
 
 
 def _describe(gateway: OllamaGateway, model: str, picture: bytes) -> str:

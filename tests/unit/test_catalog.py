@@ -31,6 +31,8 @@ def test_shipped_catalog_lists_the_models_of_issue_4() -> None:
         "moondream:latest",
         "llava-phi3:3.8b",
         "llama3.2-vision:11b",
+        "qwen2.5vl:7b",
+        "gemma3:4b",
         "mistral:latest",
         "snap2prod/smollm2:135m",
         "snap2prod/smolvlm-synthetic:135m",
@@ -40,11 +42,13 @@ def test_shipped_catalog_lists_the_models_of_issue_4() -> None:
 @pytest.mark.parametrize(
     ("name", "pixels"),
     [
-        ("llava:7b", 672),
+        ("llava:7b", 336),
         ("bakllava:7b", 336),
         ("moondream:latest", 378),
         ("llava-phi3:3.8b", 336),
         ("llama3.2-vision:11b", 560),
+        ("qwen2.5vl:7b", 896),
+        ("gemma3:4b", 896),
     ],
 )
 def test_vision_models_carry_their_encoders_native_image_size(name: str, pixels: int) -> None:
@@ -52,6 +56,16 @@ def test_vision_models_carry_their_encoders_native_image_size(name: str, pixels:
     assert entry.role is Role.VISION
     assert "vision" in entry.capabilities
     assert entry.image_size == pixels
+
+
+def test_every_registry_model_says_its_layout_and_whether_the_pinned_ollama_runs_it() -> None:
+    """What the load matrix (tests/integration/test_catalog_loads.py) checks must be there to check."""
+    for entry in load_catalog().models:
+        if entry.modelfile is None:
+            assert entry.architecture is not None, entry.name
+            assert toolchain.OLLAMA_VERSION in entry.ollama, entry.name
+            if entry.role is Role.VISION and entry.ollama[toolchain.OLLAMA_VERSION].loads:
+                assert entry.architecture.image_tokens is not None, entry.name
 
 
 def test_chat_models_have_no_image_size_and_cannot_see() -> None:
@@ -155,6 +169,22 @@ def test_an_unknown_role_names_the_allowed_ones(tmp_path: Path) -> None:
 def test_a_misspelt_key_is_reported_not_ignored(tmp_path: Path) -> None:
     path = _catalog(tmp_path, "models:\n  - name: x:1\n    role: chat\n    size_gb: 1\n    imagesize: 3\n")
     with pytest.raises(CatalogError, match=r"models\[0\] \(x:1\)\.imagesize: Extra inputs are not permitted"):
+        load_catalog(path)
+
+
+def test_a_model_that_does_not_load_must_say_what_fails_and_what_to_use_instead(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "models:\n  - {name: a:1, role: chat, size_gb: 1, ollama: {'0.34.0': {loads: false, source: gone}}}\n"
+    )
+    with pytest.raises(CatalogError, match=r"models\[0\] \(a:1\)\.ollama\.0\.34\.0.*why \(one sentence\)"):
+        load_catalog(path)
+
+
+def test_a_chat_model_with_a_projector_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("models:\n  - {name: a:1, role: chat, size_gb: 1, architecture: {text: llama, projector: mlp}}\n")
+    with pytest.raises(CatalogError, match="projector is set for vision models, and only for them"):
         load_catalog(path)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from app import catalog as cat
 from app.camera import Frame
-from app.catalog import Catalog, CatalogEntry, Role, load_catalog
+from app.catalog import Catalog, CatalogEntry, Role, Runs, load_catalog
 from app.describe import Metrics, check_prompt
 from app.errors import ImageRejected, PromptTooLong
 from app.history import History
@@ -63,6 +63,27 @@ def test_pullable_models_are_the_registry_ones_not_installed_in_catalog_order() 
         )
     )
     assert cat.pullable(catalog, ["beta:1"]) == ["zeta:1", "alpha:1"]
+
+
+def _with_one_refused() -> Catalog:
+    old = Runs(loads=False, source="s", why="its architecture is gone", error="unknown arch", instead="new:1")
+    return Catalog(
+        models=(
+            CatalogEntry(name="old:1", role=Role.CHAT, size_gb=1, ollama={"9.9.9": old}),
+            CatalogEntry(name="new:1", role=Role.CHAT, size_gb=1, ollama={"9.9.9": Runs(loads=True, source="it is")}),
+        )
+    )
+
+
+def test_a_model_the_servers_version_cannot_run_is_not_offered_for_pulling() -> None:
+    assert cat.pullable(_with_one_refused(), [], "9.9.9") == ["new:1"]
+    assert cat.pullable(_with_one_refused(), [], "9.9.8") == ["old:1", "new:1"], "another version was not checked"
+
+
+def test_the_refusal_says_why_and_what_to_use_instead() -> None:
+    refused = cat.unrunnable(_with_one_refused(), ["old:1", "new:1", "elsewhere:1"], "9.9.9")
+    assert list(refused) == ["old:1"]
+    assert "old:1 does not run on Ollama 9.9.9: its architecture is gone. Use new:1 instead" in refused["old:1"]
 
 
 def test_without_a_catalog_nothing_is_pullable() -> None:
