@@ -449,8 +449,7 @@ def test_live_mode_describes_host_camera_frames_and_counts_those_replaced_while_
 
     monkeypatch.setattr(st, "fragment", fragment)  # AppTest has no clock: see which interval the page asks for
     at = open_page(monkeypatch, ollama_host, None, SNAP2PROD_CAMERA=str(video))
-    at.selectbox(key="model").select(vision_model).run()
-    ask_own_prompt(at)
+    at.selectbox(key="model").select(vision_model).run()  # with the page's default prompt, so it names the colour
     assert [str(c.value) for c in block(at, "live-result").caption] == ["live mode is off"]
     telemetry = page_telemetry()
     dropped_before = total(scraped(telemetry), "snap2prod_live_frames_dropped_total")
