@@ -6,27 +6,30 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 from scripts.toolchain.cache import Tool
 from scripts.toolchain.pins import DEBIAN_RELEASE
 from scripts.toolchain.runner import ToolchainError, capture, first_match, run
 
+_APT = threading.Lock()
+"""apt holds dpkg's lock while it runs: two tools installing packages at once take turns here."""
+
 
 def ensure_packages(packages: tuple[str, ...], log: Path) -> None:
     """apt-get install the packages that are missing (as root, or through `sudo -n`)."""
-    missing = [p for p in packages if subprocess.run(["dpkg", "-s", p], capture_output=True).returncode != 0]
-    if not missing:
-        return
-    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
-    if prefix and shutil.which("sudo") is None:
-        raise ToolchainError(f"Debian packages missing: {' '.join(missing)}; install them as root (apt-get install)")
-    run([*prefix, "apt-get", "update", "-qq"], log)
-    run(
-        [*prefix, "apt-get", "install", "-y", "-qq", *missing],
-        log,
-        env={"DEBIAN_FRONTEND": "noninteractive"},
-    )
+    with _APT:
+        missing = [p for p in packages if subprocess.run(["dpkg", "-s", p], capture_output=True).returncode != 0]
+        if not missing:
+            return
+        prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+        if prefix and shutil.which("sudo") is None:
+            raise ToolchainError(
+                f"Debian packages missing: {' '.join(missing)}; install them as root (apt-get install)"
+            )
+        run([*prefix, "apt-get", "update", "-qq"], log)
+        run([*prefix, "apt-get", "install", "-y", "-qq", *missing], log, env={"DEBIAN_FRONTEND": "noninteractive"})
 
 
 def link_binaries(home: Path, *binaries: str) -> None:

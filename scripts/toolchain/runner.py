@@ -132,7 +132,11 @@ def first_match(pattern: str, text: str) -> str:
 
 
 class Ticker:
-    """Prints elapsed time while a long build runs, so nobody wonders whether it hung."""
+    """Prints elapsed time while a long build runs, so nobody wonders whether it hung. On a terminal one build
+    redraws its line; builds side by side (the toolchain installs two at a time) print lines, as in a log."""
+
+    _running = 0
+    _count_lock = threading.Lock()
 
     def __init__(self, label: str, cold_minutes: float) -> None:
         self.label = label
@@ -142,12 +146,16 @@ class Ticker:
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def __enter__(self) -> Ticker:
+        with Ticker._count_lock:
+            Ticker._running += 1
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
+        with Ticker._count_lock:
+            Ticker._running -= 1
         if sys.stdout.isatty():
             sys.stdout.write("\r\033[K")
 
@@ -155,13 +163,15 @@ class Ticker:
         interval = 1.0 if sys.stdout.isatty() else 30.0
         while not self._stop.wait(interval):
             elapsed = time.monotonic() - self.start
+            if sys.stdout.isatty() and Ticker._running > 1 and round(elapsed) % 30:
+                continue  # side by side on a terminal: a line every 30 s
             frac = min(elapsed / (self.cold_minutes * 60), 0.99)
             bar = "#" * int(frac * 30)
             line = f"  {self.label}: [{bar:<30}] {elapsed:5.0f}s (cold build ~{self.cold_minutes:g} min)"
-            if sys.stdout.isatty():
+            if sys.stdout.isatty() and Ticker._running == 1:
                 sys.stdout.write("\r" + line)
             else:
-                sys.stdout.write(line + "\n")
+                sys.stdout.write(("\r\033[K" if sys.stdout.isatty() else "") + line + "\n")
             sys.stdout.flush()
 
 

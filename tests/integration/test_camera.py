@@ -313,10 +313,12 @@ def test_a_failed_camera_keeps_refusing_even_with_an_old_frame(own_video: Path) 
 
 
 def test_a_source_that_comes_back_within_the_retries_is_read_again(tmp_path: Path) -> None:
-    # Two frames a second: frame 0 shows for 0.5 s, so a busy machine's late wake-up still sees it.
+    # Two frames a second, frame 0 held for the first 3 s: a busy machine's late wake-up still sees it (held for
+    # 0.5 s, it was once missed in a cold run, the test thread waking after frame 1 had come). 4.5 s in all, so
+    # the deleted file, still open, plays to its end well within wait_for's 10 s.
     own_video = tmp_path / "camera.avi"
     writer = cv2.VideoWriter(str(own_video), cv2.VideoWriter.fourcc(*"MJPG"), 2, (WIDTH, HEIGHT))
-    for n in range(FRAMES):
+    for n in [0] * 6 + [1, 2, 3]:
         writer.write(numbered_frame(n))
     writer.release()
     spare = Path(shutil.copy(own_video, tmp_path / "spare.avi"))
