@@ -40,7 +40,7 @@ def main(only: list[str]) -> int:
     try:
         kept = {r.id: r for r in read_results()} if only else {}
     except FileNotFoundError:
-        print("no bench/report.json on this machine: run `make bench` once first", file=sys.stderr)
+        print("no bench/report.md (nor report.json): run `make bench` once first", file=sys.stderr)
         return 2
     results: list[BenchResult] = []
     load_before = _load()

@@ -137,8 +137,53 @@ def write(results: Sequence[BenchResult], directory: Path = REPORT_DIR, note: st
 
 
 def read_results(directory: Path = REPORT_DIR) -> list[BenchResult]:
-    """The results of the last run on this machine (report.json is not committed; report.md is)."""
-    return [BenchResult(**r) for r in json.loads((directory / "report.json").read_text())]
+    """The results of the last run: report.json from this machine, else those the committed report.md states
+    (figures as it prints them), so `make bench ONLY=P7` on a fresh machine keeps the others' figures."""
+    saved = directory / "report.json"
+    if saved.exists():
+        return [BenchResult(**r) for r in json.loads(saved.read_text())]
+    return results_from_markdown((directory / "report.md").read_text())
+
+
+_NOTE = re.compile(r"^- \*\*(P\d+)\*\*(?: \(measured (.+?)\))?: (.+)$")
+
+
+def results_from_markdown(report_md: str) -> list[BenchResult]:
+    """The results a report.md written by ``write`` states: its table, summaries and notes."""
+    lines = report_md.splitlines()
+    summaries = {m.group(1): m.group(2) for line in lines if (m := _SUMMARY.match(line))}
+    notes_at = lines.index("## Notes") if "## Notes" in lines else len(lines)
+    notes = {m.group(1): (m.group(2) or "", m.group(3)) for line in lines[notes_at:] if (m := _NOTE.match(line))}
+    results = []
+    for line in lines:
+        if (row := _ROW.match(line)) is None:
+            continue
+        pid, title, target, figures, met = row.groups()
+        measured, note = notes.get(pid, ("", ""))
+        results.append(
+            BenchResult(pid, title, target, met == "yes", _figures(figures), note, summaries.get(pid, ""), measured)
+        )
+    return results
+
+
+def _figures(text: str) -> dict[str, float | int | str]:
+    """``"runs = 11, ratio = 0.98, flags = -DA=ON, -DB=ON"`` -> a dict (a value may itself hold ", ")."""
+    pairs: list[list[str]] = []
+    for part in text.split(", "):
+        if " = " in part:
+            pairs.append(part.split(" = ", 1))
+        elif pairs:
+            pairs[-1][1] += f", {part}"
+    return {key: _number(value) for key, value in pairs}
+
+
+def _number(text: str) -> float | int | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _fmt(value: float | int | str) -> str:

@@ -19,6 +19,7 @@ from bench.report import (
     read_results,
     readme_section,
     readme_with_section,
+    results_from_markdown,
     write,
 )
 
@@ -82,3 +83,21 @@ def test_a_partial_rerun_keeps_the_other_results_and_says_when_each_was_measured
     report = (tmp_path / "report.md").read_text()
     assert "- **P1** (measured 2026-12-01 10:00 UTC): kept notes" in report
     assert "- **P3** (measured 2026-12-01 11:00 UTC): new notes" in report
+
+
+def test_without_this_machines_json_the_results_are_read_back_from_the_report(tmp_path: Path) -> None:
+    """`make bench ONLY=P7` on a fresh machine keeps the other benchmarks' figures as report.md states them."""
+    results = [
+        BenchResult("P1", "one", "≤ 1.1 × fair", True, {"runs": 41, "ratio": 1.02, "same": "yes"}, "n1", "s1", "t1"),
+        BenchResult("P5", "five", "≥ 0.85 ×", False, {"runs": 11, "flags": "-DA=ON, -DB=ON"}, "n5", "s5", "t5"),
+    ]
+    write(results, tmp_path)
+    (tmp_path / "report.json").unlink()
+    assert read_results(tmp_path) == results
+
+
+def test_the_committed_report_reads_back_with_every_benchmark_it_states() -> None:
+    report = (REPORT_DIR / "report.md").read_text()
+    read = results_from_markdown(report)
+    assert [f"| {r.id} |" for r in read] == [line[:6] for line in report.splitlines() if line.startswith("| P")]
+    assert all(r.summary and r.figures["runs"] for r in read)
