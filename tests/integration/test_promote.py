@@ -199,11 +199,11 @@ def test_a_locked_model_the_deployed_ollama_cannot_run_is_refused_at_preflight(
     sim_cluster: SimCluster, namespace: str, real_lock: Path, tmp_path: Path
 ) -> None:
     """The catalog says Ollama 0.34.0 cannot load llama3.2-vision: promote names it, says why and what instead."""
-    text = real_lock.read_text()
-    (name,) = [line.split()[-1] for line in text.splitlines() if line.strip().startswith("name:")]
-    (tag,) = [line.split()[-1] for line in text.splitlines() if line.strip().startswith("tag:")]
-    lock = tmp_path / "models.lock"
-    lock.write_text(text.replace(f"name: {name}", "name: llama3.2-vision").replace(f"tag: {tag}", "tag: 11b"))
+    real = read_lock(real_lock)
+    renamed = real.model_copy(
+        update={"models": (real.models[0].model_copy(update={"name": "llama3.2-vision", "tag": "11b"}),)}
+    )
+    lock = write_lock(renamed, tmp_path / "models.lock")
     code, report = promote(sim_cluster, namespace, tmp_path, "--lock", str(lock), "--from-lock")
     assert (code, report["outcome"]) == (5, "PreflightFailed")
     assert f"✗ models run: llama3.2-vision:11b does not run on Ollama {toolchain.OLLAMA_VERSION}:" in report["error"]
