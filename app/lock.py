@@ -89,6 +89,11 @@ class LockedModel(BaseModel):
     def matches(self, digest: str) -> bool:
         return normalize_digest(digest) in {self.digest, self.mirror_digest}
 
+    def matched_field(self, digest: str) -> str:
+        """Which of the lock's digests ``digest`` is: "digest", "mirror_digest", or "" for neither."""
+        found = normalize_digest(digest)
+        return "digest" if found == self.digest else "mirror_digest" if found == self.mirror_digest else ""
+
 
 class Mirror(BaseModel):
     """The private registry the models were mirrored into (``HOST[:PORT]/NAMESPACE``)."""
@@ -194,12 +199,15 @@ class Differs:
 
 @dataclass(frozen=True)
 class Drift:
-    """How a server's models compare with a lock; models the lock does not name are fine (``extra``)."""
+    """How a server's models compare with a lock. Models the lock does not name (``extra``) are fine on a
+    laptop; promote's verify refuses them in a cluster unless the chart's ``models.allowExtras`` is set."""
 
     ok: tuple[LockedModel, ...] = ()
     missing: tuple[LockedModel, ...] = ()
     differs: tuple[Differs, ...] = ()
     extra: tuple[str, ...] = field(default=())
+    served: tuple[tuple[str, str], ...] = field(default=())
+    """For each model in ``ok``: its ref and the digest the server reported (the lock's digest or mirror_digest)."""
 
     @property
     def clean(self) -> bool:
@@ -211,17 +219,19 @@ def compare(lock: Lock, installed: Iterable[ModelInfo]) -> Drift:
     ok: list[LockedModel] = []
     missing: list[LockedModel] = []
     differs: list[Differs] = []
+    served: list[tuple[str, str]] = []
     for locked in lock.models:
         info = by_name.get(locked.ref)
         if info is None:
             missing.append(locked)
         elif locked.matches(info.digest):
             ok.append(locked)
+            served.append((locked.ref, normalize_digest(info.digest)))
         else:
             differs.append(Differs(locked, normalize_digest(info.digest)))
     refs = {m.ref for m in lock.models}
     extra = tuple(sorted(n for n in by_name if n not in refs))
-    return Drift(tuple(ok), tuple(missing), tuple(differs), extra)
+    return Drift(tuple(ok), tuple(missing), tuple(differs), extra, tuple(served))
 
 
 def _short(digest: str) -> str:

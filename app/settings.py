@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.catalog import full_name
+
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
 
@@ -48,6 +50,17 @@ class Settings(BaseSettings):
     for minutes, and on a shared GPU it bounds what one request can spend."""
     log_format: Literal["text", "json"] = "text"
     """One log record per model request: readable text, or JSON lines for a log pipeline."""
+    allow_pull: bool = True
+    """The sidebar's Pull button. On a laptop it stays; in a cluster (the chart sets it false) the lock decides
+    which models exist, and a page button must not pull unlocked ones into the shared Ollama."""
+    models: str = ""
+    """The only models the page offers, comma-separated; empty offers every model the server has."""
+
+    @property
+    def offered_models(self) -> frozenset[str] | None:
+        """The names of ``models``, with their tags; None when every model is offered."""
+        names = frozenset(full_name(n.strip()) for n in self.models.split(",") if n.strip())
+        return names or None
 
     @field_validator("ollama_host")
     @classmethod

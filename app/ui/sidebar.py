@@ -45,20 +45,27 @@ def render(res: Resources, state: PageState) -> Status:
                     st.caption(loaded_caption(lm))
                 if not loaded:
                     st.caption("no model loaded in memory right now")
-        installed: list[ModelInfo] = attempt(gw.list_models, []) if version else []
+        listed: list[ModelInfo] = attempt(gw.list_models, []) if version else []
+        offered = res.settings.offered_models
+        installed = [m for m in listed if offered is None or m.name in offered]
         st.header("Models")
         with st.container(key="models"):
-            for m in installed:
+            for m in listed:
                 caps: tuple[str, ...] = attempt(partial(gw.capabilities, m.name, m.digest), ())
                 badges = " ".join(f":blue-badge[{c}]" for c in caps)
-                st.markdown(f"**{m.name}** `{m.digest[:12]}` {badges}")
-        pullable = cat.pullable(res.catalog, [m.name for m in installed], version)
-        if version and pullable:
-            _pull(res, state, pullable)
-        if version and res.catalog is not None:
-            names = {m.name for m in installed}
-            for why in cat.unrunnable(res.catalog, [n for n in res.catalog.names if n not in names], version).values():
-                st.caption(f"Not offered: {why}")
+                outside = "" if m in installed else " — not in the lock, not offered"
+                st.markdown(f"**{m.name}** `{m.digest[:12]}` {badges}{outside}")
+        if version and not res.settings.allow_pull:
+            st.caption("Pulling is off here: the models this page offers are the lock's (SNAP2PROD_ALLOW_PULL).")
+        elif version:
+            names = {m.name for m in listed}
+            pullable = cat.pullable(res.catalog, list(names), version)
+            if pullable:
+                _pull(res, state, pullable)
+            if res.catalog is not None:
+                others = [n for n in res.catalog.names if n not in names]
+                for why in cat.unrunnable(res.catalog, others, version).values():
+                    st.caption(f"Not offered: {why}")
         if state.pull_report:
             st.caption(state.pull_report)
     return Status(version, installed)

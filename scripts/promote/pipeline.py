@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
@@ -28,7 +28,7 @@ from rich.markup import escape
 
 from app.errors import Snap2ProdError
 from app.gateway import OllamaGateway
-from app.lock import DEFAULT_LOCK, Lock, describe, read_lock, write_lock
+from app.lock import DEFAULT_LOCK, Drift, Lock, describe, read_lock, write_lock
 from app.settings import Settings
 from scripts.console import console, elapsed, step
 from scripts.kube import KubeClient
@@ -135,12 +135,37 @@ def _promote(opts: Options, report: Report) -> None:
                 f"  release {opts.release} revision {live.number} already runs this chart and these values: "
                 "nothing to change"
             )
-            _verify(api, helm, target, lock, docs, opts, report, retest=opts.retest or not live.tested)
+            _verify(
+                api,
+                helm,
+                target,
+                lock,
+                docs,
+                opts,
+                report,
+                allow_extras=_allow_extras(full),
+                retest=opts.retest or not live.tested,
+            )
         else:
             _rollout(api, helm, target, lock, docs, values, live, opts, report)
         t["total"] = elapsed(start)
     finally:
         api.close()
+
+
+def _allow_extras(full: Mapping[str, Any]) -> bool:
+    return bool(full.get("models", {}).get("allowExtras"))
+
+
+def served_models(lock: Lock, drift: Drift) -> list[dict[str, Any]]:
+    """The report's models as the cluster serves them: the digest the server reported and which of the lock's
+    digests it is (an edited ``digest`` whose ``mirror_digest`` still matches shows as the mirror's)."""
+    served = dict(drift.served)
+    out = []
+    for m in lock.models:
+        digest = served.get(m.ref, m.digest)
+        out.append({"model": m.ref, "digest": digest, "matched": m.matched_field(digest), "size": m.size})
+    return out
 
 
 def _describe(report: Report, lock: Lock, full: dict[str, Any]) -> None:
@@ -292,7 +317,7 @@ def _rollout(
     report.changed = True
     console.print(f"  revision {report.revision}: {rollout.counts(api, opts.namespace, opts.release)}")
     try:
-        _verify(api, helm, target, lock, docs, opts, report)
+        _verify(api, helm, target, lock, docs, opts, report, allow_extras=_allow_extras(effective(values)))
     except VerifyFailed as err:
         raise VerifyFailed(f"{err}\n{undo(helm, live, opts, installed=True)}.") from None
     report.outcome = "promoted"
@@ -322,9 +347,11 @@ def _verify(
     opts: Options,
     report: Report,
     *,
+    allow_extras: bool,
     retest: bool = True,
 ) -> None:
-    """The cluster's models against the lock, then the chart's helm test (unless it passed for this revision)."""
+    """The cluster's models against the lock (and nothing else unless ``allow_extras``), then the chart's helm
+    test (unless it passed for this revision)."""
     with step("verify: models and helm test", report.timings_s):
         report.placement = [asdict(p) for p in rollout.placement(api, opts.namespace, opts.release)]
         services = [d for d in docs if d["kind"] == "Service" and _component(d) == "ollama"]
@@ -344,7 +371,16 @@ def _verify(
                 raise VerifyFailed(f"the cluster's Ollama did not answer through a port-forward: {err}") from None
             if not drift.clean:
                 raise VerifyFailed(describe(drift, f"the cluster's Ollama ({service})"))
-            report.verify["models"] = f"{len(drift.ok)} locked model(s) served with their digests"
+            if drift.extra and not allow_extras:
+                extra = ", ".join(drift.extra)
+                raise VerifyFailed(
+                    f"the cluster's Ollama ({service}) holds model(s) the lock does not name: {extra}. A cluster "
+                    "serves the lock and nothing else: delete them (`ollama rm` in the Ollama pod), lock them, or "
+                    "set models.allowExtras=true to accept them."
+                )
+            report.models = served_models(lock, drift)
+            extras = f"; not locked, allowed by models.allowExtras: {', '.join(drift.extra)}" if drift.extra else ""
+            report.verify["models"] = f"{len(drift.ok)} locked model(s) served with their digests{extras}"
         else:
             report.verify["models"] = (
                 "keynote mode: no Ollama in the cluster; the app uses the host's Ollama, whose models parity "

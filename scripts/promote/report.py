@@ -51,7 +51,8 @@ def print_report(report: Report) -> None:
     table.add_row("app image", report.app_image)
     table.add_row("ollama image", report.ollama_image)
     for m in report.models:
-        table.add_row("model", f"{m['model']} {m['digest'][:19]}… {m['size'] / 1e6:.0f} MB")
+        which = " (the lock's mirror_digest)" if m.get("matched") == "mirror_digest" else ""
+        table.add_row("model", f"{m['model']} {m['digest'][:19]}…{which} {m['size'] / 1e6:.0f} MB")
     for p in report.placement:
         table.add_row("GPU pod", f"{p['pod']} on {p['node']} ({p['gpus']}, {'ready' if p['ready'] else 'NOT ready'})")
     for name, text in report.verify.items():

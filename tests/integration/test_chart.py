@@ -322,6 +322,11 @@ def test_the_app_configmap_uses_the_names_app_settings_reads(
     assert names <= settings_env_names(), names - settings_env_names()
 
 
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_no_cluster_page_offers_pull(env: str, rendered: dict[str, list[dict[str, Any]]]) -> None:
+    assert configmap_data(rendered[env], "app")["SNAP2PROD_ALLOW_PULL"] == "false"
+
+
 @pytest.mark.parametrize("env", WITH_OLLAMA)
 def test_the_app_reaches_ollama_through_its_service(env: str, rendered: dict[str, list[dict[str, Any]]]) -> None:
     docs = rendered[env]

@@ -198,6 +198,37 @@ def test_promote_again_changes_nothing(up: cluster.UpResult, ollama_host: str, l
     assert report["verify"]["helm_test"].startswith(f"passed for revision {report['revision']} when it was rolled")
 
 
+EXTRA = "by-hand/extra:1"
+
+
+def test_a_model_the_lock_does_not_name_fails_verify_with_its_name(
+    up: cluster.UpResult, ollama_host: str, vision_model: str, lock_dir: Path, tmp_path: Path
+) -> None:
+    """A model put into the cluster's Ollama by hand (a copy of the locked one, through the API as a page button
+    or a person with kubectl could): the next promote's verify names it and fails; models.allowExtras accepts it
+    and says so."""
+    with verify.cluster_ollama(up.kubeconfig, f"kind-{up.name}", NAMESPACE, "snap2prod-ollama", 11434) as gateway:
+        gateway.copy(vision_model, EXTRA)
+    try:
+        code, report = _promote(up, lock_dir / "models.lock", ollama_host, tmp_path)
+        assert (code, report["outcome"]) == (7, "VerifyFailed")
+        assert f"holds model(s) the lock does not name: {EXTRA}." in report["error"]
+        allow = tmp_path / "allow-extras.yaml"
+        allow.write_text("models:\n  allowExtras: true\n")
+        code, report = _promote(up, lock_dir / "models.lock", ollama_host, tmp_path, "-f", str(allow))
+        assert code == 0, report["error"]
+        assert report["verify"]["models"].endswith(f"not locked, allowed by models.allowExtras: {EXTRA}")
+    finally:
+        with verify.cluster_ollama(up.kubeconfig, f"kind-{up.name}", NAMESPACE, "snap2prod-ollama", 11434) as gw:
+            gw.delete(EXTRA)
+    code, report = _promote(up, lock_dir / "models.lock", ollama_host, tmp_path)
+    assert code == 0, report["error"]
+    # the report names the digest the cluster serves: KIND pulls from the mirror, so the lock's mirror_digest
+    (served,) = report["models"]
+    (locked,) = read_lock(lock_dir / "models.lock").models
+    assert (served["digest"], served["matched"]) == (locked.mirror_digest, "mirror_digest")
+
+
 def _page_url() -> str:
     """Where stacks/local/kind.yaml maps the app Service's NodePort on this machine."""
     for node in cluster.load_config()["nodes"]:
@@ -247,7 +278,10 @@ def _take_photo_on_the_kind_page(tmp_path: Path, ollama_url: str) -> tuple[str, 
 def test_chromium_takes_a_photo_on_the_app_pods_page_and_the_in_cluster_ollama_describes_it(
     up: cluster.UpResult, vision_model: str, tmp_path: Path
 ) -> None:
-    # the app pod talks to the cluster's Ollama Service, not to this machine's
+    # the app pod talks to the cluster's Ollama Service, not to this machine's; its sidebar offers no Pull
+    with _photo_on_the_kind_page(tmp_path, "http://snap2prod-ollama:11434") as page:
+        expect(page.get_by_text("Pulling is off here")).to_be_visible(timeout=PAGE_TIMEOUT_MS)
+        expect(page.get_by_role("button", name="Pull")).to_have_count(0)
     caption, ttft_ms = _take_photo_on_the_kind_page(tmp_path, "http://snap2prod-ollama:11434")
     assert caption == f"capture #1 · {vision_model} · browser camera"
     assert ttft_ms > 0

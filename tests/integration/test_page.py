@@ -180,6 +180,23 @@ def test_a_model_the_servers_ollama_cannot_run_is_neither_offered_nor_pullable_a
     st.cache_resource.clear()
 
 
+def test_in_a_cluster_the_page_offers_the_locks_models_and_no_pull(
+    monkeypatch: pytest.MonkeyPatch, ollama_host: str, vision_model: str, second_vision_model: str, catalog_file: Path
+) -> None:
+    """SNAP2PROD_ALLOW_PULL=false (as the chart sets it) and SNAP2PROD_MODELS naming the lock's models: a model the
+    server has but the list does not name is listed as such and never offered; no Pull."""
+    at = open_page(monkeypatch, ollama_host, catalog_file, SNAP2PROD_ALLOW_PULL="false", SNAP2PROD_MODELS=vision_model)
+    assert at.selectbox(key="model").options == [vision_model]
+    assert "pull_model" not in [b.key for b in at.get("selectbox")]
+    assert "Pulling is off here: the models this page offers are the lock's (SNAP2PROD_ALLOW_PULL)." in captions(at)
+    listed = [str(m.value) for m in at.sidebar.markdown]
+    assert any(
+        line.startswith(f"**{second_vision_model}**") and line.endswith("not in the lock, not offered")
+        for line in listed
+    )
+    st.cache_resource.clear()
+
+
 def test_the_synthetic_model_is_said_to_see_only_colour(page: AppTest) -> None:
     assert cat.SYNTHETIC_NOTE in captions(page)
 

@@ -115,6 +115,22 @@ def test_the_mirror_digest_counts_as_the_same_model() -> None:
     assert compare(lock, [_info("snap2prod/smollm2:135m", B)]).clean
 
 
+def test_the_report_names_the_digest_the_server_serves_and_which_of_the_locks_it_is() -> None:
+    """A lock whose digest was edited to bytes no server holds still matches through its mirror_digest: the
+    promote report must then show the mirror's digest, not the edited one as if the cluster served it."""
+    from scripts.promote.pipeline import served_models
+
+    edited = Lock(ollama_version="x", models=(_locked(digest=C, mirror_digest=B),))
+    drift = compare(edited, [_info("snap2prod/smollm2:135m", B)])
+    assert drift.clean and drift.served == (("snap2prod/smollm2:135m", f"sha256:{B}"),)
+    (model,) = served_models(edited, drift)
+    assert (model["digest"], model["matched"]) == (f"sha256:{B}", "mirror_digest")
+    plain = Lock(ollama_version="x", models=(_locked(),))
+    assert [m["matched"] for m in served_models(plain, compare(plain, [_info("snap2prod/smollm2:135m", A)]))] == [
+        "digest"
+    ]
+
+
 def test_models_the_lock_does_not_name_are_fine() -> None:
     drift = compare(
         Lock(ollama_version="x", models=(_locked(),)), [_info("snap2prod/smollm2:135m", A), _info("x:1", C)]

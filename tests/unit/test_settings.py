@@ -23,3 +23,15 @@ def test_ollama_host_is_normalized_like_ollama_reads_it(given: str, expected: st
 def test_settings_read_ollamas_own_variable_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OLLAMA_HOST", "gpu-box:11434")
     assert Settings().ollama_host == "http://gpu-box:11434"
+
+
+def test_the_models_a_page_offers_are_all_unless_a_list_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().offered_models is None
+    monkeypatch.setenv("SNAP2PROD_MODELS", "moondream, snap2prod/smollm2:135m,")
+    assert Settings().offered_models == frozenset({"moondream:latest", "snap2prod/smollm2:135m"})
+
+
+def test_pulling_from_the_page_is_on_unless_the_chart_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().allow_pull
+    monkeypatch.setenv("SNAP2PROD_ALLOW_PULL", "false")
+    assert not Settings().allow_pull

@@ -46,3 +46,4 @@ The schema restricts names and tags to characters without spaces, so the fields 
 {{- end }}
 {{- $model }}
 {{- end }}
+
