@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_wsgi_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_wsgi_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -167,8 +167,11 @@ class Telemetry:
         refresh_s: float = 30.0,
         max_models: int = 50,
         logger: logging.Logger | None = None,
+        locked: frozenset[str] | None = None,
     ) -> None:
-        self.models = ModelDirectory(list_models, refresh_s=refresh_s, max_models=max_models, on_read=self._known)
+        self.models = ModelDirectory(list_models, refresh_s=refresh_s, max_models=max_models, on_read=self._read)
+        self._locked = locked
+        self._outside: list[str] = []
         self._reachable = reachable
         self.registry = registry if registry is not None else CollectorRegistry()
         self.log = logger if logger is not None else logging.getLogger(REQUEST_LOGGER)
@@ -220,9 +223,29 @@ class Telemetry:
             "Live-mode frames replaced by a newer one before a description started on them.",
             registry=r,
         )
+        self.outside_lock = Gauge(
+            "snap2prod_model_outside_lock",
+            "1 for each model Ollama holds that the lock does not name (SNAP2PROD_MODELS); no series without a lock.",
+            ["model"],
+            registry=r,
+        )
         self._known([OTHER])
         if reachable is not None:
             r.register(_OllamaUp(self._probe))
+
+    def _read(self, names: Sequence[str]) -> None:
+        """After each read of the installed set: its series start at 0; the models outside the lock are shown."""
+        self._known(names)
+        if self._locked is None:
+            return
+        outside = sorted(set(names) - self._locked)
+        if outside != self._outside:
+            self._outside = outside
+            self.outside_lock.clear()
+            for name in outside:
+                self.outside_lock.labels(name).set(1)
+            if outside:
+                logging.getLogger(__name__).warning("models outside the lock: %s", ", ".join(outside))
 
     def _known(self, labels: Sequence[str]) -> None:
         """Create every series of these model labels at 0."""
@@ -339,7 +362,7 @@ def start(settings: Settings | None = None) -> Telemetry:
         s = settings if settings is not None else Settings()
         logs.configure(s.log_format)
         probe = OllamaGateway(s.ollama_host, connect_timeout_s=min(s.connect_timeout_s, 2.0), first_token_timeout_s=5)
-        telemetry = Telemetry(probe.list_models, reachable=probe.reachable)
+        telemetry = Telemetry(probe.list_models, reachable=probe.reachable, locked=s.offered_models)
         if s.metrics_port:
             try:
                 port = telemetry.serve(s.metrics_port, s.metrics_addr)

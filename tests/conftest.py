@@ -8,6 +8,8 @@ folder existed before the run or not (the README promises the project never touc
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -99,6 +101,8 @@ _SECONDS_PER_DIRECTORY: defaultdict[str, float] = defaultdict(float)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    # what promote records about production contexts (scripts/promote/identity.py) goes to the run's own folder
+    os.environ["SNAP2PROD_CONFIG"] = tempfile.mkdtemp(prefix="snap2prod-config-")
     home = Path.home()
     session.stash[_HOME_KUBE] = ((home / ".kube").exists(), home_kube_files(home))
     session.stash[_STARTED] = time.monotonic()
@@ -158,6 +162,8 @@ def _write_stages(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Fail the run when anything under ``~/.kube`` appeared or changed while it ran; record the stage times."""
     _write_stages(session)
+    if config := os.environ.get("SNAP2PROD_CONFIG"):
+        shutil.rmtree(config, ignore_errors=True)
     existed, before = session.stash[_HOME_KUBE]
     home = Path.home()
     changes = home_kube_changes(before, home_kube_files(home))

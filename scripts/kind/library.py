@@ -62,7 +62,11 @@ def image_values() -> dict[str, Any]:
 
 
 def models_values() -> dict[str, Any]:
-    return {"models": {"registry": MODELS_PULL, "insecure": True}}
+    """The Ollama pod pulls from the local mirror, and its NetworkPolicy lets it reach that mirror and no more."""
+    return {
+        "models": {"registry": MODELS_PULL, "insecure": True},
+        "networkPolicy": {"mirror": local.mirror_egress()},
+    }
 
 
 def keynote_values(local_ollama: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -29,6 +30,7 @@ REGISTRY = "snap2prod-registry"
 MODELS = "snap2prod-models"
 BLOBS = "snap2prod-blobs"
 CONTAINERS = (REGISTRY, MODELS, BLOBS)
+BLOBS_PORT = 8080
 HOST_PORT = 5001
 PUSH_ADDRESS = f"localhost:{HOST_PORT}"
 """The name images are pushed to and pulled by, on the host and (mapped by containerd) inside the node."""
@@ -92,7 +94,7 @@ def up(log: Path) -> Endpoints:
     python = bases.ensure(bases.PYTHON, log)
     folder = state()
     (folder / "plain.yml").write_text(config(5000, None))
-    (folder / "models.yml").write_text(config(5000, f"http://{BLOBS}:8080"))
+    (folder / "models.yml").write_text(config(5000, f"http://{BLOBS}:{BLOBS_PORT}"))
     shutil.copy2(Path(__file__).with_name("blobs.py"), folder / "blobs.py")
     if not podman.exists("volume", VOLUME):
         podman.run(["volume", "create", "--label", LABEL, VOLUME], log=log)
@@ -135,7 +137,7 @@ def up(log: Path) -> Endpoints:
             "python3",
             "/blobs.py",
             STORAGE,
-            "8080",
+            str(BLOBS_PORT),
         ],
     }
     for name, args in specs.items():
@@ -189,6 +191,23 @@ def gateway_address() -> str:
         if ":" not in address:
             return address
     raise podman.EngineError(f"the {NETWORK} network has no IPv4 gateway ({out.strip() or 'no subnets'})")
+
+
+def container_address(name: str) -> str:
+    """A container's IPv4 address on the kind network."""
+    fmt = f'{{{{(index .NetworkSettings.Networks "{NETWORK}").IPAddress}}}}'
+    address = podman.run(["container", "inspect", "--format", fmt, name], check=False).strip()
+    if not address or "<no value>" in address:
+        raise podman.EngineError(f"the {name} container has no address on the {NETWORK} network: is it running?")
+    return address
+
+
+def mirror_egress() -> dict[str, Any]:
+    """The Ollama pod's egress to the model mirror (the chart's ``networkPolicy.mirror``): the redirecting
+    registry and the blob server it redirects to, each by its address on the kind network, on its port. Nothing
+    else on that network (the node, the plain registry, any other container) is in it."""
+    peers = [{"ipBlock": {"cidr": f"{container_address(name)}/32"}} for name in (MODELS, BLOBS)]
+    return {"to": peers, "ports": [{"port": 5000, "protocol": "TCP"}, {"port": BLOBS_PORT, "protocol": "TCP"}]}
 
 
 def network_is_ours() -> bool:

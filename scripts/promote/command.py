@@ -48,6 +48,11 @@ def promote_command(
         "--rehearse-prod",
         help="with --to kind: production's values (stacks/prod, sized by values-rehearsal.yaml) on the GPU-shaped node",
     ),
+    allow_unenforced_policies: bool = typer.Option(
+        False,
+        "--allow-unenforced-policies",
+        help="accept a cluster whose CNI does not enforce NetworkPolicies (verify otherwise fails and rolls back)",
+    ),
 ) -> None:
     """Promote the stack (chart, app image, Ollama, locked models) to a cluster: preflight, rollout, verify."""
     if to not in TARGETS:
@@ -70,6 +75,7 @@ def promote_command(
         insecure=insecure,
         retest=retest,
         rehearse_prod=rehearse_prod,
+        allow_unenforced_policies=allow_unenforced_policies,
     )
     try:
         done = promote(opts)

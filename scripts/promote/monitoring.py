@@ -17,9 +17,10 @@ WATCH_NAMES = {
     "Snap2ProdHighErrorRate": "error rate",
     "Snap2ProdSlowAnswers": "p95 latency",
     "Snap2ProdOllamaUnreachable": "ollama up",
+    "Snap2ProdModelOutsideLock": "models outside the lock",
 }
 """How the report names each alert's query; an alert not named here is shown under its own name."""
-WATCH_ORDER = ("error rate", "p95 latency", "ollama up")
+WATCH_ORDER = ("error rate", "p95 latency", "ollama up", "models outside the lock")
 
 _THRESHOLD = re.compile(r"\s*(==|!=|>=|<=|>|<)\s*[-+]?[0-9.]+(e[-+]?[0-9]+)?\s*$")
 

@@ -33,7 +33,7 @@ from app.settings import Settings
 from scripts.console import console, elapsed, step
 from scripts.kube import KubeClient
 from scripts.models.library import mirror_models
-from scripts.promote import memory, preflight, rollout, verify
+from scripts.promote import memory, policies, preflight, rollout, verify
 from scripts.promote.errors import (
     ParityFailed,
     PreflightFailed,
@@ -71,6 +71,7 @@ class Options:
     insecure: bool = False
     retest: bool = False
     rehearse_prod: bool = False
+    allow_unenforced_policies: bool = False
 
 
 def promote(opts: Options) -> Report:
@@ -123,6 +124,9 @@ def _promote(opts: Options, report: Report) -> None:
     report.watch = watch(docs, opts.namespace)
     api = api_client(target)
     try:
+        if cluster := target.identify(api):
+            console.print(f"  cluster: {escape(cluster)}", soft_wrap=True)
+            report.verify["cluster"] = cluster
         _preflight(api, target, docs, full, lock, opts, report)
         live = live_soon.result()
         report.previous_revision = live.number if live else None
@@ -386,6 +390,8 @@ def _verify(
                 "keynote mode: no Ollama in the cluster; the app uses the host's Ollama, whose models parity "
                 "compared with the lock"
             )
+        report.verify["policies"] = _policies(api, target, docs, opts, report, retest=retest)
+        console.print(f"  NetworkPolicies: {escape(report.verify['policies'])}", soft_wrap=True)
         if not retest:
             report.verify["helm_test"] = (
                 f"passed for revision {report.revision} when it was rolled out; not re-run, nothing changed "
@@ -403,6 +409,71 @@ def _verify(
             if target.simulated
             else "passed (real inference on the fixture picture)"
         )
+
+
+def _policies(
+    api: KubeClient, target: Target, docs: list[dict[str, Any]], opts: Options, report: Report, *, retest: bool
+) -> str:
+    """Whether the cluster enforces the chart's NetworkPolicies (scripts/promote/policies.py), once per revision:
+    the verdict is kept as an annotation on Ollama's policy, so a no-op promotion reuses it."""
+    service = next((d for d in docs if d["kind"] == "Service" and _component(d) == "ollama"), None)
+    policy = next((d for d in docs if d["kind"] == "NetworkPolicy" and _component(d) == "ollama"), None)
+    if target.simulated:
+        return (
+            "skipped: the rehearsal cluster runs no containers, so no pod can try a connection (KIND, whose "
+            "kube-router enforces them, runs the check in tests/integration/test_kind.py)"
+        )
+    if service is None:
+        return "skipped: keynote mode, no Ollama in the cluster"
+    if policy is None:
+        return "skipped: networkPolicy.enabled is false, so nothing keeps other pods from Ollama"
+    from kubernetes import client
+
+    net = client.NetworkingV1Api(api)
+    name = policy["metadata"]["name"]
+    recorded = f"enforced at revision {report.revision}"
+    if not retest:
+        live = net.read_namespaced_network_policy(name, opts.namespace, _request_timeout=10)
+        if ((live.metadata and live.metadata.annotations) or {}).get(policies.ANNOTATION) == recorded:
+            return f"{recorded} (checked when it was rolled out; not re-run, nothing changed)"
+    port = service["spec"]["ports"][0]["port"]
+    try:
+        verdict = policies.ollama_enforcement(
+            api, opts.namespace, opts.release, docs, service["metadata"]["name"], port
+        )
+    except Exception as err:
+        raise VerifyFailed(f"the NetworkPolicy check could not run its probe pods: {err}") from None
+    if not verdict.conclusive:
+        raise VerifyFailed(f"the NetworkPolicy check is {verdict.line}.")
+    if not verdict.enforced:
+        if not _exists(net.read_namespaced_network_policy, name, opts.namespace):
+            verdict = policies.Enforcement(
+                False,
+                True,
+                f"not enforced: Ollama's NetworkPolicy {name} is missing from namespace {opts.namespace} (deleted "
+                "by hand?), and a pod without the app's labels reached Ollama: restore it (`helm rollback` to this "
+                "revision re-creates it) and promote again with --retest",
+            )
+        if not opts.allow_unenforced_policies:
+            raise VerifyFailed(
+                f"NetworkPolicies {verdict.line}. (--allow-unenforced-policies accepts the risk instead.)"
+            )
+        return f"{verdict.line} (accepted by --allow-unenforced-policies)"
+    patch = {"metadata": {"annotations": {policies.ANNOTATION: recorded}}}
+    net.patch_namespaced_network_policy(name, opts.namespace, patch, _request_timeout=10)
+    return verdict.line
+
+
+def _exists(read: Callable[..., Any], *args: str) -> bool:
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        read(*args, _request_timeout=10)
+    except ApiException as err:
+        if err.status == 404:
+            return False
+        raise
+    return True
 
 
 def model_memory(host: str, lock: Lock) -> dict[str, memory.ModelMemory]:

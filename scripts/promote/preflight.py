@@ -389,6 +389,41 @@ def check_models_run(lock: Lock, values: Mapping[str, Any], catalog: Catalog | N
     return Check("models run", "ok", f"no locked model is known not to load on Ollama {version}")
 
 
+def check_egress(values: Mapping[str, Any], production: bool) -> Check | None:
+    """The Ollama pod's NetworkPolicy lets its init container reach where the models come from: the mirror
+    (``models.registry``, named in ``networkPolicy.mirror``), or the public registry when a value says so."""
+    policy, models = values.get("networkPolicy", {}), values.get("models", {})
+    if not values.get("ollama", {}).get("enabled") or not policy.get("enabled"):
+        return None
+    registry, public = str(models.get("registry") or ""), bool(policy.get("allowPublicRegistry"))
+    peers = (policy.get("mirror") or {}).get("to") or []
+    name = "model egress"
+    if registry and peers:
+        extra = " and the public Ollama registry (networkPolicy.allowPublicRegistry)" if public else ""
+        return Check(name, "ok", f"Ollama reaches DNS and the mirror {registry} ({len(peers)} peer(s)){extra} only")
+    if registry:
+        why = f"models.registry is {registry}, but networkPolicy.mirror.to names no peer"
+        fix = "name the mirror's namespace, pods or address there (stacks/chart/values.yaml shows how)"
+        if public:
+            return Check(name, "warn", f"{why}: Ollama reaches it only if it is a public HTTPS address; {fix}")
+        return Check(name, "fail", f"{why}: the NetworkPolicy would refuse the init container's pulls; {fix}")
+    if public:
+        return Check(
+            name,
+            "warn",
+            "no mirror is set (models.registry): Ollama pulls from the public Ollama registry, which "
+            "networkPolicy.allowPublicRegistry lets it reach; mirror the lock (--registry) to serve it from "
+            "your own registry",
+        )
+    return Check(
+        name,
+        "fail" if production else "warn",
+        "no mirror is set (models.registry) and the NetworkPolicy lets Ollama reach only DNS and the mirror: the "
+        "init container could not pull the models. Mirror the lock (--registry HOST/NAMESPACE, with "
+        "networkPolicy.mirror naming it), or, for a connected cluster, set networkPolicy.allowPublicRegistry=true",
+    )
+
+
 @contextmanager
 def refusals_explained() -> Iterator[None]:
     """The API server refusing a read (RBAC's 403 on listing nodes is the likely one in production) becomes one
@@ -494,6 +529,7 @@ def _run(
     else:
         checks.append(Check("GPU capacity", "ok", "no GPU asked for (CPU only)"))
     for extra in (
+        check_egress(values, production),
         check_storage(api, list(docs)),
         check_ingress(api, list(docs), ingress_strict),
         check_runtime_classes(api, list(docs)),

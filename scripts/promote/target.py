@@ -5,11 +5,12 @@ Production needs an explicit context that does not look local, and a confirmatio
 
 A ``Target`` knows how to reach its cluster and brings its own part of the promotion, which the pipeline asks for
 at its step, never branching on the target's name: ``value_layers`` (values around the environment's),
-``mirror_default`` (where the locked models go when no --registry says), ``pull_values`` (where the cluster pulls
-them from), ``production`` and ``ingress_strict`` (how strict preflight is) and ``rehearsal_section``
-(--rehearse-prod, from the GPU-shaped worker only a KIND cluster has). The base adds nothing else; ``SimTarget``
-relaxes the ingress check, ``ProdTarget`` runs production's checks, and ``KindTarget`` adds its local registry's
-images and models, keynote mode's host address and, in a rehearsal, production's checks.
+``identify`` (a production context still reaches the cluster it reached first), ``mirror_default`` (where the
+locked models go when no --registry says), ``pull_values`` (where the cluster pulls them from), ``production`` and
+``ingress_strict`` (how strict preflight is) and ``rehearsal_section`` (--rehearse-prod, from the GPU-shaped
+worker only a KIND cluster has). The base adds nothing else; ``SimTarget`` relaxes the ingress check,
+``ProdTarget`` runs production's checks, and ``KindTarget`` adds its local registry's images and models, keynote
+mode's host address and, in a rehearsal, production's checks.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from app.errors import Snap2ProdError
 from scripts.console import console, step
 from scripts.kube import KubeClient, new_client
 from scripts.paths import STACKS
+from scripts.promote import identity
 from scripts.promote.errors import PreflightFailed, TargetRefused
 from scripts.promote.values import effective, merge
 from scripts.sim import CONTEXT as SIM_CONTEXT
@@ -93,6 +95,11 @@ class Target:
         """A missing ingress class fails preflight (else it warns)."""
         return True
 
+    def identify(self, api: KubeClient) -> str | None:
+        """Which cluster the context reaches, for the report, or TargetRefused when it must not be used; None when
+        the target does not check (a local cluster is whatever this machine runs)."""
+        return None
+
     def value_layers(self, values: dict[str, Any], asked: Promotion) -> dict[str, Any]:
         """The environment's merged values with this target's own layered under or over them, before parity."""
         return values
@@ -140,6 +147,11 @@ class ProdTarget(Target):
     @property
     def production(self) -> bool:
         return True
+
+    def identify(self, api: KubeClient) -> str | None:
+        """The context reaches the cluster it reached when first used (scripts/promote/identity.py)."""
+        assert self.context is not None  # resolve_target refuses prod without one
+        return identity.check(api, self.context)
 
 
 @dataclass

@@ -39,3 +39,13 @@ def sim_api(sim: Sim, sim_cluster: SimCluster) -> Iterator[Any]:
     api = sim.api_client()
     yield api
     api.close()
+
+
+@pytest.fixture(scope="session")
+def mig_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sim, SimCluster]]:
+    """A second rehearsal cluster: one A100-80GB partitioned 1g.10gb (mixed strategy: 7 slices, no whole GPU) and
+    a CPU node. The MIG tests place pods on it; the production-context guard shows it as "another cluster"."""
+    sim = Sim(tmp_path_factory.mktemp("sim-mig"))
+    cluster = sim.up(SimSpec(gpu_nodes=1, gpus_per_node=1, cpu_nodes=1, mig="1g.10gb"))
+    yield sim, cluster
+    sim.down()

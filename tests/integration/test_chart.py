@@ -47,6 +47,13 @@ GPU_LIMITS = {  # what Ollama's container limits carry besides CPU and memory, p
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 
 
+KUBE_DNS = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+}
+DNS_PORTS = [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]
+
+
 @pytest.fixture(scope="module")
 def lock_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return lock_values(tmp_path_factory.mktemp("lock") / "lock-values.yaml")
@@ -471,10 +478,33 @@ def test_the_app_reaches_only_dns_and_ollama(rendered: dict[str, list[dict[str, 
     app = pod_labels(docs, "Deployment", "app")
     (policy,) = [p for p in find(docs, "NetworkPolicy") if selects(p["spec"]["podSelector"], app)]
     dns, to_ollama = policy["spec"]["egress"]
-    assert dns == {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]}
+    assert dns == {"to": [KUBE_DNS], "ports": DNS_PORTS}
     assert to_ollama["ports"] == [{"port": 11434, "protocol": "TCP"}]
     (peer,) = to_ollama["to"]
     assert selects(peer["podSelector"], pod_labels(docs, "Deployment", "ollama"))
+
+
+def _ollama_egress(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ollama = pod_labels(docs, "Deployment", "ollama")
+    (policy,) = [p for p in find(docs, "NetworkPolicy") if selects(p["spec"]["podSelector"], ollama)]
+    return list(policy["spec"]["egress"])
+
+
+def test_ollama_reaches_dns_and_the_mirror_only_unless_the_public_registry_is_allowed(
+    rendered: dict[str, list[dict[str, Any]]], lock_file: Path
+) -> None:
+    assert _ollama_egress(rendered["prod"]) == [{"to": [KUBE_DNS], "ports": DNS_PORTS}]
+    mirror = ["networkPolicy.mirror.to[0].ipBlock.cidr=10.1.2.3/32", "networkPolicy.mirror.ports[0].port=5000"]
+    assert _ollama_egress(template("prod", lock_file, sets=mirror)) == [
+        {"to": [KUBE_DNS], "ports": DNS_PORTS},
+        {"to": [{"ipBlock": {"cidr": "10.1.2.3/32"}}], "ports": [{"port": 5000}]},
+    ]
+    dns, public = _ollama_egress(template("prod", lock_file, sets=["networkPolicy.allowPublicRegistry=true"]))
+    assert dns == {"to": [KUBE_DNS], "ports": DNS_PORTS}
+    assert public["ports"] == [{"port": 443, "protocol": "TCP"}]
+    v4, v6 = public["to"]
+    assert v4["ipBlock"]["cidr"] == "0.0.0.0/0" and v6["ipBlock"]["cidr"] == "::/0"
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"} <= set(v4["ipBlock"]["except"])
 
 
 def test_the_helm_test_accepts_nothing_and_reaches_dns_ollama_and_the_page(
@@ -484,7 +514,8 @@ def test_the_helm_test_accepts_nothing_and_reaches_dns_ollama_and_the_page(
     test = one(docs, "Pod", "smoke-test")["metadata"]["labels"]
     (policy,) = [p for p in find(docs, "NetworkPolicy") if selects(p["spec"]["podSelector"], test)]
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in policy["spec"]
-    _, to_ollama, to_app = policy["spec"]["egress"]
+    dns, to_ollama, to_app = policy["spec"]["egress"]
+    assert dns == {"to": [KUBE_DNS], "ports": DNS_PORTS}
     assert selects(to_ollama["to"][0]["podSelector"], pod_labels(docs, "Deployment", "ollama"))
     assert selects(to_app["to"][0]["podSelector"], pod_labels(docs, "Deployment", "app"))
     assert to_app["ports"] == [{"port": 8501, "protocol": "TCP"}]

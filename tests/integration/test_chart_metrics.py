@@ -114,7 +114,12 @@ def test_the_prometheus_rule_holds_the_tested_alert_rules(all_on: list[dict[str,
     assert rule["apiVersion"] == "monitoring.coreos.com/v1"
     assert rule["spec"] == yaml.safe_load(ALERTS.read_text())["spec"]
     alerts = [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]]
-    assert alerts == ["Snap2ProdOllamaUnreachable", "Snap2ProdHighErrorRate", "Snap2ProdSlowAnswers"]
+    assert alerts == [
+        "Snap2ProdOllamaUnreachable",
+        "Snap2ProdHighErrorRate",
+        "Snap2ProdSlowAnswers",
+        "Snap2ProdModelOutsideLock",
+    ]
 
 
 def test_the_dashboard_configmap_holds_the_tested_dashboard_for_grafanas_sidecar(

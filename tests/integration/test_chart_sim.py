@@ -418,15 +418,6 @@ def test_a_new_lock_replaces_the_ollama_pod_on_upgrade(
 
 
 @pytest.fixture(scope="module")
-def mig_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sim, SimCluster]]:
-    """One A100-80GB partitioned 1g.10gb (mixed strategy: 7 slices, no whole GPU) and a CPU node."""
-    sim = Sim(tmp_path_factory.mktemp("sim-mig"))
-    cluster = sim.up(SimSpec(gpu_nodes=1, gpus_per_node=1, cpu_nodes=1, mig="1g.10gb"))
-    yield sim, cluster
-    sim.down()
-
-
-@pytest.fixture(scope="module")
 def mig_api(mig_cluster: tuple[Sim, SimCluster]) -> Iterator[Any]:
     sim, _ = mig_cluster
     api = sim.api_client()

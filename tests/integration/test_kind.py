@@ -27,12 +27,12 @@ from app.lock import Lock, pin, read_lock, write_lock
 from bench import kind as kind_bench
 from scripts import cli, toolchain
 from scripts.demo import ollama_server
-from scripts.kind import cluster, nodeimage, podman
+from scripts.kind import bases, cluster, nodeimage, podman
 from scripts.kind import registry as local
 from scripts.kube import new_client
 from scripts.paths import STACKS
 from scripts.processes import free_port
-from scripts.promote import verify
+from scripts.promote import policies, verify
 from tests import colour_pictures as pictures
 from tests.conftest import CONTAINERS_GROUP
 from tests.e2e.conftest import CHROMIUM_ARGS
@@ -181,6 +181,7 @@ def test_promote_from_nothing_runs_the_stack_with_real_probes_and_real_inference
     assert "localhost:5001/snap2prod/ollama:" in report["ollama_image"]
     assert report["verify"]["models"] == "1 locked model(s) served with their digests"
     assert report["verify"]["helm_test"] == "passed (real inference on the fixture picture)"
+    assert report["verify"]["policies"].startswith("enforced: a pod without the app's labels was refused at ")
     pods = [p for p in _pods(up) if p.metadata.labels.get("app.kubernetes.io/component") in ("app", "ollama")]
     assert len(pods) == 2
     for pod in pods:
@@ -196,6 +197,74 @@ def test_promote_again_changes_nothing(up: cluster.UpResult, ollama_host: str, l
     assert report["revision"] == report["previous_revision"]
     assert report["verify"]["models"].endswith("locked model(s) served with their digests")  # still checked live
     assert report["verify"]["helm_test"].startswith(f"passed for revision {report['revision']} when it was rolled")
+    assert report["verify"]["policies"] == (
+        f"enforced at revision {report['revision']} (checked when it was rolled out; not re-run, nothing changed)"
+    )
+
+
+def _live(kind: cluster.UpResult) -> tuple[Any, dict[str, Any], dict[str, str]]:
+    """A client, the app Deployment's pod template and the Ollama pods' selector labels, as the cluster has them."""
+    from kubernetes import client
+
+    api = new_client(kind.kubeconfig, f"kind-{kind.name}")
+    apps = client.AppsV1Api(api)
+    app = api.sanitize_for_serialization(apps.read_namespaced_deployment("snap2prod-app", NAMESPACE))
+    ollama = apps.read_namespaced_deployment("snap2prod-ollama", NAMESPACE)
+    return api, app["spec"]["template"], dict(ollama.spec.selector.match_labels)
+
+
+def test_the_ollama_pod_reaches_the_mirror_and_no_other_server_on_the_kind_network(
+    up: cluster.UpResult, tmp_path: Path
+) -> None:
+    """A pod with Ollama's labels (its NetworkPolicy applies) reaches the model mirror's registry and blob server,
+    and is refused by a second server this test starts on the kind network; a pod no policy selects reaches that
+    server, so the refusal is the policy's."""
+    other = f"snap2prod-test-other-{uuid.uuid4().hex[:6]}"
+    python = bases.ensure(bases.PYTHON, tmp_path / "bases.log")
+    server = ["python3", "-m", "http.server", "8080"]
+    podman.run(["run", "-d", "--name", other, "--network", local.NETWORK, python, *server])
+    api, app, ollama_labels = _live(up)
+    try:
+        mirror = [
+            f"{local.container_address(local.MODELS)}:5000",
+            f"{local.container_address(local.BLOBS)}:{local.BLOBS_PORT}",
+        ]
+        elsewhere = f"{local.container_address(other)}:8080"
+        stranger = {"app.kubernetes.io/name": "egress-test"}
+        as_ollama, as_nobody = policies.attempt(
+            api,
+            NAMESPACE,
+            [
+                policies.probe_pod(policies.unique("egress-ollama"), ollama_labels, app, [*mirror, elsewhere]),
+                policies.probe_pod(policies.unique("egress-nobody"), stranger, app, [elsewhere]),
+            ],
+        )
+        assert [as_ollama.results[t] for t in mirror] == ["connected", "connected"], as_ollama
+        assert not as_ollama.connected(elsewhere), as_ollama
+        assert as_nobody.connected(elsewhere), as_nobody
+    finally:
+        api.close()
+        podman.run(["rm", "-f", "-t", "0", other], check=False)
+
+
+def test_with_ollamas_network_policy_deleted_verify_says_not_enforced(
+    up: cluster.UpResult, ollama_host: str, lock_dir: Path, tmp_path: Path
+) -> None:
+    from kubernetes import client
+
+    api, _, _ = _live(up)
+    net = client.NetworkingV1Api(api)
+    saved = api.sanitize_for_serialization(net.read_namespaced_network_policy("snap2prod-ollama", NAMESPACE))
+    net.delete_namespaced_network_policy("snap2prod-ollama", NAMESPACE)
+    try:
+        code, report = _promote(up, lock_dir / "models.lock", ollama_host, tmp_path, "--retest")
+        assert (code, report["outcome"]) == (7, "VerifyFailed"), report
+        assert "NetworkPolicies not enforced: Ollama's NetworkPolicy snap2prod-ollama is missing" in report["error"]
+    finally:
+        meta = saved["metadata"]
+        saved["metadata"] = {k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta}
+        net.create_namespaced_network_policy(NAMESPACE, saved)
+        api.close()
 
 
 EXTRA = "by-hand/extra:1"
@@ -392,7 +461,7 @@ def test_keynote_mode_runs_the_app_in_kind_against_this_machines_ollama(
         code, report = _promote(up, lock_dir / "models.lock", loopback_only, tmp_path, "-f", str(KEYNOTE))
     finally:
         ollama_server.stop(tmp_path / "loopback")
-    address = local.gateway_address()
+    address = local.gatewaylocal.container_address()
     assert code == 5, report
     assert report["error"].startswith(f"keynote mode: the KIND node reaches this machine at {address}, but no ")
     assert f"`OLLAMA_HOST={address}:" in report["error"]

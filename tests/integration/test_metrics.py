@@ -85,7 +85,12 @@ def request_log() -> Iterator[_Records]:
 def telemetry(ollama_host: str, text_model: str, vision_model: str, request_log: _Records) -> Iterator[Telemetry]:
     """The app's metrics for the real Ollama, served on a free loopback port."""
     probe = OllamaGateway(ollama_host, connect_timeout_s=2, first_token_timeout_s=5)
-    tel = Telemetry(probe.list_models, reachable=probe.reachable, logger=logging.getLogger(REQUEST_LOGGER))
+    tel = Telemetry(
+        probe.list_models,
+        reachable=probe.reachable,
+        logger=logging.getLogger(REQUEST_LOGGER),
+        locked=frozenset({text_model}),  # the vision model (installed too) is outside this lock
+    )
     tel.serve(0, "127.0.0.1")
     yield tel
     tel.close()
@@ -426,6 +431,18 @@ def test_prometheus_loaded_every_alert_rule_and_evaluates_it(prometheus: str, tr
         time.sleep(0.5)
     assert set(rules) == {r["alert"] for r in alert_rules()}
     assert {name: r["health"] for name, r in rules.items()} == dict.fromkeys(rules, "ok")
+
+
+def test_a_model_outside_the_lock_has_a_series_and_the_alert_selects_it(
+    prometheus: str, traffic: Traffic, text_model: str, vision_model: str
+) -> None:
+    """The app's lock names the text model only; the real Ollama also holds the vision model (and whatever else
+    the run made), so those are outside it, and the text model never is."""
+    outside = {r["metric"]["model"] for r in query(prometheus, 'snap2prod_model_outside_lock{job="snap2prod"}')}
+    assert vision_model in outside and text_model not in outside
+    rule = next(r for r in alert_rules() if r["alert"] == "Snap2ProdModelOutsideLock")
+    assert vision_model in {r["metric"]["model"] for r in query(prometheus, rule["expr"])}
+    assert not query(prometheus, 'snap2prod_model_outside_lock{job="snap2prod-dead"}')  # no lock, no series
 
 
 def test_the_unreachable_alert_selects_only_the_app_without_ollama(prometheus: str, traffic: Traffic) -> None:

@@ -251,6 +251,64 @@ def test_prod_without_yes_and_without_a_terminal_asks_for_yes(real_lock: Path, t
     assert "needs confirmation: add --yes" in json.loads(report.read_text())["error"]
 
 
+def _as_context(kubeconfig: Path, name: str, into: Path) -> Path:
+    """``kubeconfig`` with its one context renamed ``name``: what a person sees as "the prod context"."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    (context,) = config["contexts"]
+    context["name"] = name
+    config["current-context"] = name
+    into.write_text(yaml.safe_dump(config))
+    return into
+
+
+def test_a_prod_context_that_now_reaches_another_cluster_is_refused_naming_both(
+    sim_cluster: SimCluster,
+    sim_api: Any,
+    mig_cluster: tuple[Any, SimCluster],
+    real_lock: Path,
+    ollama_host: str,
+    tmp_path: Path,
+) -> None:
+    """The first promotion through a prod context records the cluster's kube-system UID; when the same context
+    name later reaches the other rehearsal cluster, promote refuses before anything changes, naming both UIDs."""
+    first = client.CoreV1Api(sim_api).read_namespace("kube-system").metadata.uid
+    sim_b, other_cluster = mig_cluster
+    other_api = sim_b.api_client()
+    try:
+        second = client.CoreV1Api(other_api).read_namespace("kube-system").metadata.uid
+        assert first != second
+        kubeconfig = tmp_path / "kubeconfig"
+        namespace = f"guard-{uuid.uuid4().hex[:8]}"
+
+        def promote_prod() -> tuple[int, dict[str, Any]]:
+            report = tmp_path / f"report-{uuid.uuid4().hex[:6]}.json"
+            argv = ["promote", "--to", "prod", "--kube-context", "gpu-east", "--kubeconfig", str(kubeconfig)]
+            argv += ["--yes", "--lock", str(real_lock), "--host", ollama_host, "-n", namespace]
+            code = cli.main([*argv, "--report", str(report)])
+            return code, json.loads(report.read_text())
+
+        _as_context(sim_cluster.kubeconfig, "gpu-east", kubeconfig)
+        code, report = promote_prod()
+        assert code == 5, report  # prod values' placeholder image digests stop it in preflight, after the record
+        assert report["verify"]["cluster"].startswith(f"kube-system UID {first} ")
+        assert "first use of context gpu-east" in report["verify"]["cluster"]
+
+        _as_context(other_cluster.kubeconfig, "gpu-east", kubeconfig)
+        code, report = promote_prod()
+        assert code == 4, report
+        assert f"kube-system UID {second} at https://" in report["error"]
+        assert f"reached kube-system UID {first} at https://" in report["error"]
+        assert "Nothing was changed" in report["error"]
+        assert not exists(client.CoreV1Api(other_api).read_namespace, namespace)
+
+        _as_context(sim_cluster.kubeconfig, "gpu-east", kubeconfig)  # back to the first: known again
+        code, report = promote_prod()
+        assert code == 5, report
+        assert report["verify"]["cluster"].startswith(f"kube-system UID {first}: the cluster context gpu-east")
+    finally:
+        other_api.close()
+
+
 def test_a_lock_the_local_ollama_does_not_match_is_refused_with_a_diff(
     sim_cluster: SimCluster, namespace: str, real_lock: Path, ollama_host: str, tmp_path: Path
 ) -> None:
@@ -384,6 +442,7 @@ def test_preflight_for_prod_refuses_placeholder_digests_and_a_missing_ingress_cl
     message = str(failed.value)
     assert "✗ ingress class: IngressClass 'nginx' does not exist" in message
     assert "✗ image digests: app.image.digest, ollama.image.digest still the all-zero placeholder" in message
+    assert "✗ model egress: no mirror is set (models.registry) and the NetworkPolicy lets Ollama reach only" in message
     assert {c.name: c.status for c in failed.value.checks}["GPU capacity"] == "ok"
 
 
@@ -440,7 +499,7 @@ def test_the_report_says_what_to_watch(sim_cluster: SimCluster, namespace: str, 
     assert watch["scrape"] == "prometheus.io/* annotations on the app pods"
     assert watch["alerts"] == ["Snap2ProdOllamaUnreachable", "Snap2ProdHighErrorRate", "Snap2ProdSlowAnswers"]
     assert watch["alert_rules"].startswith("not installed")
-    assert set(watch["queries"]) == {"error rate", "p95 latency", "ollama up"}
+    assert set(watch["queries"]) == {"error rate", "p95 latency", "ollama up", "models outside the lock"}
 
 
 def test_the_watch_queries_are_the_alerts_expressions_and_name_the_installed_monitors() -> None:

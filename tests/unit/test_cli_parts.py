@@ -71,6 +71,7 @@ def test_the_watch_queries_are_the_alert_expressions_without_thresholds() -> Non
         "p95 latency": "histogram_quantile(0.95, sum by (model, le) "
         "(rate(snap2prod_chat_duration_seconds_bucket[5m])))",
         "ollama up": "snap2prod_ollama_up",
+        "models outside the lock": "max by (model) (snap2prod_model_outside_lock)",
     }
 
 

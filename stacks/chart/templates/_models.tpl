@@ -34,6 +34,15 @@ The schema restricts names and tags to characters without spaces, so the fields 
 {{- end }}
 {{- end }}
 
+{{/* The locked models' names as Ollama serves them (name:tag), comma-separated: the app's SNAP2PROD_MODELS. */}}
+{{- define "snap2prod.models.refs" -}}
+{{- $refs := list }}
+{{- range .Values.models.lock.models }}
+{{- $refs = append $refs (printf "%s:%s" .name .tag) }}
+{{- end }}
+{{- join "," $refs }}
+{{- end }}
+
 {{/* The model the helm test sends the fixture picture to: tests.model, else the first locked vision model. */}}
 {{- define "snap2prod.tests.model" -}}
 {{- $model := .Values.tests.model }}
