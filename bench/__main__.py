@@ -23,6 +23,7 @@ MODULES = {
     "P5": "bench.cpu_baseline",
     "P6": "bench.kind",
     "P7": "bench.ollama_upgrade",
+    "P8": "bench.api_gate",
 }
 
 

@@ -15,6 +15,9 @@ watch queries from them. The one copy in the repository."""
 DASHBOARD = CHART_FILES / "dashboard.json"
 """The Grafana dashboard: the chart ships it as a ConfigMap; the one copy in the repository."""
 SCHEMA = CHART / "values.schema.json"
+CHART_IMAGES = ("app", "ollama", "apiGate")
+"""The chart's images (``<name>.image`` in its values), each pinned by digest: what parity and preflight check and
+the names `snap2prod images build` records and pushes."""
 
 
 def cache_dir() -> Path:

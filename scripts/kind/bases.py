@@ -42,8 +42,9 @@ class Base:
 
 PYTHON = Base("python", ("python3", "python3-venv", "python-is-python3", "passwd", "ca-certificates", "libglib2.0-0"))
 """The app's base: Debian 12's Python 3.11 (what python:3.11-slim-bookworm is, minus pip's network)."""
-SLIM = Base("slim", ("ca-certificates",))
-"""The Ollama image's base: glibc, libstdc++ and a POSIX shell with coreutils (the chart's scripts need them)."""
+SLIM = Base("slim", ("ca-certificates", "nginx"))
+"""The Ollama image's base: glibc, libstdc++ and a POSIX shell with coreutils (the chart's scripts need them); and
+the API gate's, with Debian's nginx (one rootfs for both: a base costs minutes of mmdebstrap on a cold machine)."""
 
 
 def base_dir() -> Path:

@@ -11,6 +11,7 @@ from scripts.console import console
 from scripts.gpu_shape import DEFAULT_PRODUCT
 from scripts.kind import cluster, gpu
 from scripts.kind import images as build
+from scripts.paths import CHART_IMAGES
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="A real KIND cluster on podman, offline.")
 images = typer.Typer(no_args_is_help=True, add_completion=False, help="The stack's container images, offline.")
@@ -111,7 +112,7 @@ def push_command() -> None:
     log = registry.state() / "push.log"
     endpoints = registry.up(log)
     pushed = publish.push(endpoints.push, log)
-    for name in ("app", "ollama"):
+    for name in CHART_IMAGES:
         p = pushed[name]
         console.print(f"{name:<7} {p['repository']}:{p['tag']}@{p['digest']}", soft_wrap=True, highlight=False)
     console.print(f"recorded in {build.images_file()}", highlight=False)

@@ -1,4 +1,4 @@
-"""Build the app and Ollama images, cached by content, and record what was built in one file.
+"""Build the app, Ollama and API gate images, cached by content, and record what was built in one file.
 
 No network inside a build (`podman build --network none`): Debian-made bases and a host-built wheelhouse offline,
 or the official bases with `official=True` (the wheelhouse is still used: pip inside a build cannot verify the
@@ -29,7 +29,12 @@ from scripts.kind import bases, podman
 ROOT = Path(__file__).resolve().parents[2]
 APP_REPO = "localhost/snap2prod/app"
 OLLAMA_REPO = "localhost/snap2prod/ollama"
-OFFICIAL = {"app": "docker.io/library/python:3.11-slim-bookworm", "ollama": "docker.io/library/debian:bookworm-slim"}
+GATE_REPO = "localhost/snap2prod/api-gate"
+OFFICIAL = {
+    "app": "docker.io/library/python:3.11-slim-bookworm",
+    "ollama": "docker.io/library/debian:bookworm-slim",
+    "apiGate": "docker.io/nginxinc/nginx-unprivileged:1.28",
+}
 CONTENT_LABEL = "io.snap2prod.content"
 APP_FILES = ("pyproject.toml", "README.md", "app", "models/catalog.yaml")
 """The page and its core only: the CLI (scripts/) and its extra stay out of the image."""
@@ -169,7 +174,7 @@ def image_id(inspected: dict[str, Any]) -> str:
 
 
 def build_all(*, official: bool = False, log: Path | None = None) -> dict[str, Built]:
-    """Both images; the result is recorded in the images file (the pushed part is kept when unchanged)."""
+    """Every image; the result is recorded in the images file (the pushed part is kept when unchanged)."""
     log = log or toolchain.cache_dir() / "logs" / "images-build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
@@ -197,6 +202,17 @@ def build_all(*, official: bool = False, log: Path | None = None) -> dict[str, B
             f"{OLLAMA_REPO}:{version}",
             ollama_base,
             {"BASE_IMAGE": ollama_base, "OLLAMA_VERSION": version},
+            log,
+        )
+        gate_ctx = Path(tmp) / "api-gate"
+        gate_ctx.mkdir()
+        shutil.copy2(ROOT / "stacks" / "api-gate" / "Dockerfile", gate_ctx / "Dockerfile")
+        built["apiGate"] = build_image(
+            "apiGate",
+            gate_ctx,
+            f"{GATE_REPO}:{tree_hash(gate_ctx)[:12]}",
+            ollama_base,
+            {"BASE_IMAGE": ollama_base},
             log,
         )
     prune_superseded(built.values(), log)

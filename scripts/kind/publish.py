@@ -10,6 +10,7 @@ import httpx
 
 from scripts.kind import podman
 from scripts.kind.images import read_images, write_images
+from scripts.paths import CHART_IMAGES
 
 ACCEPT = ", ".join(
     (
@@ -70,11 +71,12 @@ def _serves(address: str, entry: dict[str, Any]) -> bool:
 
 
 def chart_values(data: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The pushed images as chart values (``app.image`` and ``ollama.image``), or {} when nothing is pushed."""
+    """The pushed images as chart values (``app.image``, ``ollama.image``, ``apiGate.image``), or {} when nothing is
+    pushed."""
     data = read_images() if data is None else data
     pushed = data.get("pushed") or {}
     return {
         name: {"image": {"repository": p["repository"], "tag": p["tag"], "digest": p["digest"]}}
         for name, p in pushed.items()
-        if name in ("app", "ollama")
+        if name in CHART_IMAGES
     }

@@ -53,6 +53,11 @@ def promote_command(
         "--allow-unenforced-policies",
         help="accept a cluster whose CNI does not enforce NetworkPolicies (verify otherwise fails and rolls back)",
     ),
+    allow_unrestricted_namespace: bool = typer.Option(
+        False,
+        "--allow-unrestricted-namespace",
+        help="prod: accept an existing namespace that does not enforce Pod Security restricted (refused otherwise)",
+    ),
 ) -> None:
     """Promote the stack (chart, app image, Ollama, locked models) to a cluster: preflight, rollout, verify."""
     if to not in TARGETS:
@@ -76,6 +81,7 @@ def promote_command(
         retest=retest,
         rehearse_prod=rehearse_prod,
         allow_unenforced_policies=allow_unenforced_policies,
+        allow_unrestricted_namespace=allow_unrestricted_namespace,
     )
     try:
         done = promote(opts)

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from scripts.paths import SCHEMA
+from scripts.paths import CHART_IMAGES, SCHEMA
 
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 """The committed stand-in (stacks/chart/values.yaml; the chart's NOTES warn about it too)."""
-IMAGES = ("app", "ollama")
+IMAGES = CHART_IMAGES
 
 
 @cache

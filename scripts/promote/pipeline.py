@@ -72,6 +72,7 @@ class Options:
     retest: bool = False
     rehearse_prod: bool = False
     allow_unenforced_policies: bool = False
+    allow_unrestricted_namespace: bool = False
 
 
 def promote(opts: Options) -> Report:
@@ -179,6 +180,8 @@ def _describe(report: Report, lock: Lock, full: dict[str, Any]) -> None:
     report.ollama_image = (
         f"{full['ollama']['image']['repository']}:{full['ollama']['image']['tag']}@{full['ollama']['image']['digest']}"
     )
+    gate = full.get("apiGate", {})
+    report.gate_image = f"{gate['image']['repository']}@{gate['image']['digest']}" if gate.get("enabled") else ""
     report.chart = rollout.chart_fingerprint()
 
 
@@ -205,6 +208,7 @@ def _preflight(
                 production=target.production,
                 ingress_strict=target.ingress_strict,
                 memory=facts,
+                allow_unrestricted_namespace=opts.allow_unrestricted_namespace,
             )
         except PreflightFailed as err:
             report.checks = [asdict(c) for c in err.checks]

@@ -262,7 +262,13 @@ POD_SECURITY = {POD_SECURITY_ENFORCE: "restricted", f"{POD_SECURITY_ENFORCE}-ver
 level, the one the chart's pods meet (non-root, no privilege escalation, no capabilities, seccomp)."""
 
 
-def check_namespace(api: KubeClient, namespace: str) -> Check:
+def check_namespace(
+    api: KubeClient, namespace: str, *, production: bool = False, allow_unrestricted: bool = False
+) -> Check:
+    """The namespace can take the release: promote creates a missing one enforcing Pod Security ``restricted``.
+    In production an existing one that enforces less (or nothing) is refused: the chart's pods meet
+    ``restricted``, and a namespace that admits privileged pods beside a GPU server is a door left open;
+    ``allow_unrestricted`` (--allow-unrestricted-namespace) accepts it, and the report says so."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
@@ -279,13 +285,28 @@ def check_namespace(api: KubeClient, namespace: str) -> Check:
     if ns.status and ns.status.phase == "Terminating":
         return Check("namespace", "fail", f"{namespace} is being deleted; wait until it is gone")
     level = ((ns.metadata.labels if ns.metadata else None) or {}).get(POD_SECURITY_ENFORCE)
-    if level:
-        return Check("namespace", "ok", f"{namespace} exists and enforces Pod Security {level}")
+    if level == "restricted":
+        return Check("namespace", "ok", f"{namespace} exists and enforces Pod Security restricted")
+    enforces = f"enforces Pod Security {level}" if level else "enforces no Pod Security level"
+    fix = f"`kubectl label --overwrite namespace {namespace} {POD_SECURITY_ENFORCE}=restricted`"
+    if production and not allow_unrestricted:
+        return Check(
+            "namespace",
+            "fail",
+            f"{namespace} exists and {enforces}: production needs restricted, which the chart's pods meet; "
+            f"{fix}, or accept it with --allow-unrestricted-namespace",
+        )
+    if production:
+        return Check(
+            "namespace",
+            "warn",
+            f"{namespace} exists and {enforces}; accepted by --allow-unrestricted-namespace: pods that need more "
+            "than restricted may run beside Ollama",
+        )
     return Check(
         "namespace",
-        "warn",
-        f"{namespace} exists and enforces no Pod Security level; the chart's pods meet `restricted`: "
-        f"`kubectl label namespace {namespace} {POD_SECURITY_ENFORCE}=restricted`",
+        "ok" if level else "warn",
+        f"{namespace} exists and {enforces}; the chart's pods meet restricted: {fix}",
     )
 
 
@@ -480,6 +501,7 @@ def run(
     production: bool,
     ingress_strict: bool,
     memory: Mapping[str, ModelMemory] | None = None,
+    allow_unrestricted_namespace: bool = False,
 ) -> tuple[list[Check], list[str]]:
     """Every check; returns them and the names of the nodes the GPU pods can go to. Raises PreflightFailed
     (listing every failed check) when one fails, or naming the request the API server refused."""
@@ -494,6 +516,7 @@ def run(
             production=production,
             ingress_strict=ingress_strict,
             memory=memory,
+            allow_unrestricted_namespace=allow_unrestricted_namespace,
         )
 
 
@@ -508,10 +531,15 @@ def _run(
     production: bool,
     ingress_strict: bool,
     memory: Mapping[str, ModelMemory] | None,
+    allow_unrestricted_namespace: bool,
 ) -> tuple[list[Check], list[str]]:
     from kubernetes import client
 
-    checks = [check_version(api), check_namespace(api, namespace), check_models_run(lock, values)]
+    checks = [
+        check_version(api),
+        check_namespace(api, namespace, production=production, allow_unrestricted=allow_unrestricted_namespace),
+        check_models_run(lock, values),
+    ]
     gpu_nodes: list[str] = []
     gpu_pods = gpu_workloads(docs)
     if gpu_pods:

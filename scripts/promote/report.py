@@ -28,6 +28,8 @@ class Report:
     chart: str = ""
     app_image: str = ""
     ollama_image: str = ""
+    gate_image: str = ""
+    """Ollama's API gate (nginx), "" when apiGate is off."""
     models: list[dict[str, Any]] = field(default_factory=list)
     checks: list[dict[str, str]] = field(default_factory=list)
     placement: list[dict[str, Any]] = field(default_factory=list)
@@ -50,6 +52,8 @@ def print_report(report: Report) -> None:
     table.add_row("chart", f"stacks/chart, files sha256 {report.chart}")
     table.add_row("app image", report.app_image)
     table.add_row("ollama image", report.ollama_image)
+    if report.gate_image:
+        table.add_row("api gate image", report.gate_image)
     for m in report.models:
         which = " (the lock's mirror_digest)" if m.get("matched") == "mirror_digest" else ""
         table.add_row("model", f"{m['model']} {m['digest'][:19]}…{which} {m['size'] / 1e6:.0f} MB")

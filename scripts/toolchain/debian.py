@@ -1,5 +1,5 @@
 """What Debian ships: build packages installed on demand, and tools taken as Debian packages them (chromium for
-the page's browser tests, prometheus for the alert rules)."""
+the page's browser tests, prometheus for the alert rules, nginx for Ollama's API gate)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def link_binaries(home: Path, *binaries: str) -> None:
         target.symlink_to(shutil.which(binary) or f"/usr/bin/{binary}")
 
 
-def debian_tool(package: str, binary: str) -> Tool:
+def debian_tool(package: str, binary: str, version_flag: str = "--version") -> Tool:
     """A tool Debian ships; pinned to the Debian 12 package, so its version is whatever apt installed."""
 
     def install(home: Path, log: Path) -> None:
@@ -49,10 +49,12 @@ def debian_tool(package: str, binary: str) -> Tool:
         link_binaries(home, binary)
 
     def probe(home: Path) -> str:
-        return first_match(r"(\d+\.\d+\.\d+(?:\.\d+)?)", capture([str(home / "bin" / binary), "--version"]))
+        return first_match(r"(\d+\.\d+\.\d+(?:\.\d+)?)", capture([str(home / "bin" / binary), version_flag]))
 
     return Tool(package, DEBIAN_RELEASE, 1, install, probe)
 
 
 CHROMIUM = debian_tool("chromium", "chromium")
 PROMETHEUS = debian_tool("prometheus", "prometheus")
+NGINX = debian_tool("nginx", "nginx", "-v")
+"""Ollama's API gate on this machine (its tests and the proxy benchmark); in the cluster the gate image's own."""

@@ -14,6 +14,7 @@ TOOLS: dict[str, Tool] = {
         ollama.SMOLLM2,
         debian.CHROMIUM,
         debian.PROMETHEUS,
+        debian.NGINX,
         kube.HELM,
         kube.KUBERNETES,
         kube.KUBECTL,

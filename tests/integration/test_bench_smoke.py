@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from bench import cpu_baseline, frame_pipeline, gateway_stream, ollama_upgrade, page_latency, promote
+from bench import api_gate, cpu_baseline, frame_pipeline, gateway_stream, ollama_upgrade, page_latency, promote
 from bench.report import BenchResult
 from scripts.sim import SimCluster
 from tests.conftest import SIM_GROUP
@@ -76,3 +76,8 @@ def test_p7_ollama_upgrade_runs_without_building_the_previous_version(text_model
     result = ollama_upgrade.run(runs=1, build_previous=False)
     assert_measured(result, "P7", ("pinned tok/s", "previous tok/s", "pinned / previous"))
     assert "not built" in result.summary
+
+
+def test_p8_api_gate_runs_a_describe_through_the_charts_nginx(reuse_ollama: str, vision_model: str) -> None:
+    result = api_gate.run(runs=1)
+    assert_measured(result, "P8", ("straight TTFT ms", "gate TTFT ms", "TTFT ratio", "total ratio"))

@@ -107,7 +107,7 @@ def test_every_image_is_pinned_by_digest(rendered: dict[str, list[dict[str, Any]
 
 def test_every_environment_runs_the_same_images(rendered: dict[str, list[dict[str, Any]]]) -> None:
     reference = images(rendered["prod"])
-    assert len(reference) == 2  # Ollama (server and its init container) and the app (page and helm test)
+    assert len(reference) == 3  # Ollama (server and its init container), its API gate, the app (page, helm test)
     for env in WITH_OLLAMA:
         assert images(rendered[env]) == reference, env
     app_image = one(rendered["prod"], "Deployment", "app")["spec"]["template"]["spec"]["containers"][0]["image"]
@@ -447,12 +447,42 @@ def test_ollama_is_a_single_recreated_pod_with_its_models_on_a_claim(
     assert volumes["models"]["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
 
 
+def _pod_spec(docs: list[dict[str, Any]], kind: str, component: str) -> dict[str, Any]:
+    return dict(one(docs, kind, component)["spec"]["template"]["spec"])
+
+
+@pytest.mark.parametrize("env", WITH_OLLAMA)
+def test_ollama_listens_on_loopback_and_only_its_api_gate_has_a_port(
+    env: str, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    spec = _pod_spec(rendered[env], "Deployment", "ollama")
+    by_name = {c["name"]: c for c in spec["containers"]}
+    assert set(by_name) == {"ollama", "api-gate"}
+    env_vars = {e["name"]: e.get("value") for e in by_name["ollama"]["env"]}
+    assert env_vars["OLLAMA_HOST"] == "127.0.0.1:11435" and "ports" not in by_name["ollama"]
+    assert by_name["api-gate"]["ports"] == [{"name": "http", "containerPort": 11434, "protocol": "TCP"}]
+    assert by_name["api-gate"]["command"][:1] == ["nginx"]
+    service = one(rendered[env], "Service", "ollama")
+    assert service["spec"]["ports"][0]["targetPort"] == "http"  # the gate's port
+    config = one(rendered[env], "ConfigMap", "api-gate")["data"]["api-gate.conf"]
+    assert "server 127.0.0.1:11435;" in config and "listen 11434;" in config
+
+
+def test_without_the_gate_ollama_listens_on_the_pod_port_as_before(lock_file: Path) -> None:
+    docs = template("prod", lock_file, sets=["apiGate.enabled=false"])
+    (ollama,) = _pod_spec(docs, "Deployment", "ollama")["containers"]
+    assert {e["name"]: e.get("value") for e in ollama["env"]}["OLLAMA_HOST"] == "0.0.0.0:11434"
+    assert ollama["ports"] == [{"name": "http", "containerPort": 11434, "protocol": "TCP"}]
+    assert find(docs, "ConfigMap", "api-gate") == []
+
+
 def test_probes_check_the_api_and_the_locked_models(rendered: dict[str, list[dict[str, Any]]]) -> None:
     container = ollama_container(rendered["prod"])
     check = ["/bin/sh", "/opt/snap2prod/models-present.sh"]
     assert container["startupProbe"]["exec"]["command"] == check
     assert container["readinessProbe"]["exec"]["command"] == check
-    assert container["livenessProbe"]["httpGet"] == {"path": "/api/version", "port": "http"}
+    # the gate's port (a named port of another container is no port of Ollama's): a 502 there is Ollama gone
+    assert container["livenessProbe"]["httpGet"] == {"path": "/api/version", "port": 11434}
     app = one(rendered["prod"], "Deployment", "app")["spec"]["template"]["spec"]["containers"][0]
     for probe in ("startupProbe", "readinessProbe"):
         assert app[probe]["httpGet"] == {"path": "/_stcore/health", "port": "http"}
@@ -610,12 +640,14 @@ def test_notes_warn_while_the_image_digests_are_placeholders(lock_file: Path) ->
     assert proc.returncode == 0, proc.stderr
     assert "WARNING: ollama.image.digest is the documented placeholder" in proc.stdout
     assert "WARNING: app.image.digest is the documented placeholder" in proc.stdout
+    assert "WARNING: apiGate.image.digest is the documented placeholder" in proc.stdout
     assert "kubectl -n default logs deploy/snap2prod-ollama -c pull-models -f" in proc.stdout
 
 
 def test_notes_do_not_warn_once_the_digests_are_set(lock_file: Path) -> None:
     digest = "sha256:" + "ab" * 32
     sets = ["--set", f"ollama.image.digest={digest}", "--set", f"app.image.digest={digest}"]
+    sets += ["--set", f"apiGate.image.digest={digest}"]
     proc = helm("install", "snap2prod", str(CHART), "--dry-run=client", *values_args("prod", lock_file), *sets)
     assert proc.returncode == 0, proc.stderr
     assert "WARNING" not in proc.stdout

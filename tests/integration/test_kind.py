@@ -9,6 +9,7 @@ digest the mirror does not serve, rolled back. Last, `kind down` leaves no conta
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import math
@@ -270,14 +271,55 @@ def test_with_ollamas_network_policy_deleted_verify_says_not_enforced(
 EXTRA = "by-hand/extra:1"
 
 
+def _ollama_cli(*args: str) -> str:
+    """`ollama ARGS` inside the Ollama container (it talks to Ollama on loopback, behind the gate)."""
+    return _kubectl("-n", NAMESPACE, "exec", "deploy/snap2prod-ollama", "-c", "ollama", "--", "ollama", *args)
+
+
+def _from_the_app_pod(method: str, path: str, body: str) -> tuple[int, str]:
+    """``method path`` to the Ollama Service from inside the app pod: the status and the body."""
+    script = (
+        "import sys, urllib.request, urllib.error\n"
+        f"req = urllib.request.Request('http://snap2prod-ollama:11434{path}', data={body.encode()!r} or None, "
+        f"method={method!r}, headers={{'Content-Type': 'application/json'}})\n"
+        "try:\n    r = urllib.request.urlopen(req, timeout=150); print(r.status); print(r.read().decode())\n"
+        "except urllib.error.HTTPError as e:\n    print(e.code); print(e.read().decode()[:300])\n"
+    )
+    cmd = [*cluster.kubectl(NAME), "-n", NAMESPACE, "exec", "deploy/snap2prod-app", "--", "python", "-c", script]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=180).stdout
+    status, _, text = out.partition("\n")
+    return int(status), text
+
+
+def test_the_api_gate_refuses_model_changes_from_the_app_pod_while_a_describe_works(
+    up: cluster.UpResult, vision_model: str
+) -> None:
+    """Ollama's API from the app's own pod, through the Service: what changes the models is refused by the gate
+    container, a chat with a picture is answered, and the model is still there."""
+    model = json.dumps({"model": vision_model})
+    for method, path, body in (
+        ("POST", "/api/pull", model),
+        ("DELETE", "/api/delete", model),
+        ("POST", "/api/create", json.dumps({"model": "made:1", "from": vision_model})),
+    ):
+        status, text = _from_the_app_pod(method, path, body)
+        assert status == 403 and "closed by the snap2prod API gate" in text, (path, status, text)
+    picture = base64.b64encode(pictures.jpeg(pictures.plain("green"))).decode()
+    message = {"role": "user", "content": "Describe this picture", "images": [picture]}
+    chat = json.dumps({"model": vision_model, "messages": [message], "stream": False, "options": {"num_predict": 24}})
+    status, text = _from_the_app_pod("POST", "/api/chat", chat)
+    assert status == 200, text
+    assert pictures.names_only(json.loads(text)["message"]["content"], "green"), text
+    assert vision_model in _ollama_cli("list")
+
+
 def test_a_model_the_lock_does_not_name_fails_verify_with_its_name(
     up: cluster.UpResult, ollama_host: str, vision_model: str, lock_dir: Path, tmp_path: Path
 ) -> None:
-    """A model put into the cluster's Ollama by hand (a copy of the locked one, through the API as a page button
-    or a person with kubectl could): the next promote's verify names it and fails; models.allowExtras accepts it
-    and says so."""
-    with verify.cluster_ollama(up.kubeconfig, f"kind-{up.name}", NAMESPACE, "snap2prod-ollama", 11434) as gateway:
-        gateway.copy(vision_model, EXTRA)
+    """A model put into the cluster's Ollama by hand (a copy of the locked one, with `ollama cp` in the Ollama
+    container, as a person with kubectl could; the API gate refuses /api/copy from the Service): the next promote's
+    verify names it and fails; models.allowExtras accepts it and says so."""
+    _ollama_cli("cp", vision_model, EXTRA)
     try:
         code, report = _promote(up, lock_dir / "models.lock", ollama_host, tmp_path)
         assert (code, report["outcome"]) == (7, "VerifyFailed")
@@ -288,8 +330,7 @@ def test_a_model_the_lock_does_not_name_fails_verify_with_its_name(
         assert code == 0, report["error"]
         assert report["verify"]["models"].endswith(f"not locked, allowed by models.allowExtras: {EXTRA}")
     finally:
-        with verify.cluster_ollama(up.kubeconfig, f"kind-{up.name}", NAMESPACE, "snap2prod-ollama", 11434) as gw:
-            gw.delete(EXTRA)
+        _ollama_cli("rm", EXTRA)
     code, report = _promote(up, lock_dir / "models.lock", ollama_host, tmp_path)
     assert code == 0, report["error"]
     # the report names the digest the cluster serves: KIND pulls from the mirror, so the lock's mirror_digest

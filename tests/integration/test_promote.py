@@ -309,6 +309,31 @@ def test_a_prod_context_that_now_reaches_another_cluster_is_refused_naming_both(
         other_api.close()
 
 
+def test_prod_refuses_an_existing_namespace_without_restricted_pod_security_unless_told(
+    sim_cluster: SimCluster, sim_api: Any, namespace: str, real_lock: Path, ollama_host: str, tmp_path: Path
+) -> None:
+    core = client.CoreV1Api(sim_api)
+    labels = {"pod-security.kubernetes.io/enforce": "baseline"}
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace, labels=labels)))
+    kubeconfig = _as_context(sim_cluster.kubeconfig, "gpu-west", tmp_path / "kubeconfig")
+
+    def promote_prod(*extra: str) -> dict[str, Any]:
+        report = tmp_path / f"report-{uuid.uuid4().hex[:6]}.json"
+        argv = ["promote", "--to", "prod", "--kube-context", "gpu-west", "--kubeconfig", str(kubeconfig), "--yes"]
+        argv += ["--lock", str(real_lock), "--host", ollama_host, "-n", namespace, "--report", str(report), *extra]
+        assert cli.main(argv) == 5  # the placeholder image digests fail preflight either way
+        return dict(json.loads(report.read_text()))
+
+    refused = promote_prod()
+    assert (
+        f"✗ namespace: {namespace} exists and enforces Pod Security baseline: production needs restricted"
+        in (refused["error"])
+    )
+    accepted = {c["name"]: c for c in promote_prod("--allow-unrestricted-namespace")["checks"]}
+    assert accepted["namespace"]["status"] == "warn"
+    assert "accepted by --allow-unrestricted-namespace" in accepted["namespace"]["detail"]
+
+
 def test_a_lock_the_local_ollama_does_not_match_is_refused_with_a_diff(
     sim_cluster: SimCluster, namespace: str, real_lock: Path, ollama_host: str, tmp_path: Path
 ) -> None:
