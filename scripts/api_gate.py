@@ -7,6 +7,7 @@ the two addresses and the paths nginx writes to are moved, so what is allowed an
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -43,7 +44,9 @@ def start(ollama: str, state: Path) -> tuple[ManagedProcess, str]:
     conf.write_text(host_config(ollama, port, state))
     process = ManagedProcess("api-gate", state)
     nginx = str(toolchain.binary("nginx"))
-    process.start([nginx, "-e", "stderr", "-p", str(state), "-c", str(conf), "-g", "daemon off;"], tie_to_parent=True)
+    # started as root, nginx runs its workers as `nobody`, who cannot enter a test's private temporary folder
+    directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
+    process.start([nginx, "-e", "stderr", "-p", str(state), "-c", str(conf), "-g", directives], tie_to_parent=True)
     url = f"http://127.0.0.1:{port}"
     process.wait_http(f"{url}/api/version", 20)
     return process, url

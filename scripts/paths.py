@@ -26,6 +26,15 @@ def cache_dir() -> Path:
     return Path(os.environ.get("SNAP2PROD_CACHE") or Path.home() / ".cache" / "snap2prod")
 
 
+def config_dir() -> Path:
+    """What snap2prod keeps that is no cache (clearing a cache must not lose it): the signing key pair and the
+    clusters production contexts reached. ``SNAP2PROD_CONFIG``, else ``$XDG_CONFIG_HOME/snap2prod``, else
+    ``~/.config/snap2prod``."""
+    if folder := os.environ.get("SNAP2PROD_CONFIG"):
+        return Path(folder)
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "snap2prod"
+
+
 KUBE_CACHE_ENV = ("KUBECACHEDIR", "HELM_CACHE_HOME")
 """The variables that move kubectl's and Helm's discovery/HTTP caches (default ``~/.kube/cache`` and
 ``~/.cache/helm``); both honour them, and every kubectl and Helm we start inherits them from this process."""

@@ -16,13 +16,13 @@ import tempfile
 import time
 import tomllib
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from scripts import toolchain
+from scripts import signing, toolchain
 from scripts.console import say
 from scripts.kind import bases, podman
 
@@ -52,6 +52,8 @@ class Built:
     base: str
     seconds: float = 0.0
     cached: bool = False
+    sbom: str = ""
+    """The image's SPDX SBOM (syft), kept by image id under the cache."""
 
 
 def images_file() -> Path:
@@ -215,6 +217,7 @@ def build_all(*, official: bool = False, log: Path | None = None) -> dict[str, B
             {"BASE_IMAGE": ollama_base},
             log,
         )
+    built = {name: with_sbom(b, log) for name, b in built.items()}
     prune_superseded(built.values(), log)
     data = read_images()
     previous = data.get("built", {})
@@ -223,6 +226,23 @@ def build_all(*, official: bool = False, log: Path | None = None) -> dict[str, B
         data.pop("pushed", None)  # pushed digests of other bytes are stale now
     write_images(data)
     return built
+
+
+def with_sbom(built: Built, log: Path) -> Built:
+    """The image's SBOM, written by syft from the image's own layers (`podman save` as an OCI layout) once per
+    image id."""
+    out = toolchain.cache_dir() / "images" / "sboms" / f"{built.id.removeprefix('sha256:')[:16]}.spdx.json"
+    if not out.exists():
+        start = time.monotonic()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="snap2prod-sbom-") as tmp:
+            layout = Path(tmp) / "oci"
+            podman.run(["save", "--quiet", "--format", "oci-dir", "-o", str(layout), built.ref], log=log)
+            part = out.with_suffix(".part")
+            signing.sbom(layout, part)
+            part.replace(out)
+        say(f"  image {built.name}: SBOM {out.name} in {time.monotonic() - start:.0f} s")
+    return replace(built, sbom=str(out))
 
 
 def prune_superseded(keep: Iterable[Built], log: Path) -> list[str]:

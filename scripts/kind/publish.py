@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from scripts import signing
 from scripts.kind import podman
 from scripts.kind.images import read_images, write_images
 from scripts.paths import CHART_IMAGES
@@ -41,7 +42,7 @@ def push(address: str, log: Path) -> dict[str, Any]:
     for name, image in sorted(built.items()):
         same = before.get(name) if before.get("registry") == address else None
         if same and same.get("id") == image.get("id") and _serves(address, same):
-            pushed[name] = same  # these bytes are in the registry already
+            pushed[name] = same  # these bytes are in the registry already (and signed, if "signed_key" says so)
             continue
         local_ref = str(image["ref"])
         if podman.inspect_image(local_ref) is None:
@@ -57,9 +58,30 @@ def push(address: str, log: Path) -> dict[str, Any]:
         if served != digest:
             raise podman.EngineError(f"pushed {target} as {digest} but the registry serves {served}")
         pushed[name] = {"repository": f"{address}/{repository}", "tag": tag, "digest": digest, "id": image.get("id")}
+    keys = signing.ensure_keys()
+    key_id = signing.key_id(keys.pub)
+    for name in sorted(built):
+        if pushed[name].get("signed_key") != key_id or not key_id:
+            pushed[name]["signed"] = sign_pushed(pushed[name], built[name], keys, log)
+            pushed[name]["signed_key"] = key_id
     data["pushed"] = pushed
     write_images(data)
     return pushed
+
+
+def sign_pushed(entry: dict[str, Any], image: dict[str, Any], keys: signing.Keys, log: Path) -> str:
+    """Sign the pushed digest and attach its SBOM, unless the registry has our signature already."""
+    ref = f"{entry['repository']}@{entry['digest']}"
+    try:
+        return signing.verify(ref, keys.pub, use_record=False)
+    except signing.Unverified:
+        pass
+    signing.sign(ref, keys.key)
+    if image.get("sbom"):
+        signing.attest_sbom(ref, Path(str(image["sbom"])), keys.key)
+    with log.open("a") as out:
+        out.write(f"signed {ref} with {keys.key}; SBOM {image.get('sbom') or 'none'} attached\n")
+    return signing.verify(ref, keys.pub, use_record=False)
 
 
 def _serves(address: str, entry: dict[str, Any]) -> bool:

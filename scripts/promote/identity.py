@@ -10,23 +10,19 @@ naming both, before anything changes.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from scripts.kube import KubeClient
+from scripts.paths import config_dir
 from scripts.promote.errors import TargetRefused
 
 
 def known_clusters() -> Path:
-    """The record: ``SNAP2PROD_CONFIG`` (a folder), else ``$XDG_CONFIG_HOME/snap2prod``, else
-    ``~/.config/snap2prod``; the file ``clusters.json`` in it. Not in the cache: clearing a cache must not forget
-    which cluster production is."""
-    folder = os.environ.get("SNAP2PROD_CONFIG") or str(
-        Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "snap2prod"
-    )
-    return Path(folder) / "clusters.json"
+    """The record: ``clusters.json`` in snap2prod's config folder (not a cache: clearing one must not forget which
+    cluster production is)."""
+    return config_dir() / "clusters.json"
 
 
 def cluster_uid(api: KubeClient) -> str:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from scripts import signing
 from scripts.paths import CHART_IMAGES, SCHEMA
+from scripts.promote.errors import ParityFailed
 
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 """The committed stand-in (stacks/chart/values.yaml; the chart's NOTES warn about it too)."""
@@ -39,3 +42,51 @@ def pinned(value: str) -> bool:
 def placeholders(values: Mapping[str, Any]) -> list[str]:
     """The ``<image>.image.digest`` keys still holding the all-zero placeholder."""
     return [f"{image}.image.digest" for image in IMAGES if digest(values, image) == PLACEHOLDER_DIGEST]
+
+
+@dataclass(frozen=True)
+class SigningPolicy:
+    """What promote verifies: ``ours`` (images we build and sign) against ``pub`` (a path or KMS URI; "" = none
+    configured), failing without a key when ``required``."""
+
+    ours: tuple[str, ...]
+    pub: str
+    required: bool
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> SigningPolicy:
+        signing = values.get("signing", {})
+        return cls(
+            tuple(signing.get("images", ("app",))), str(signing.get("publicKey", "")), bool(signing.get("require"))
+        )
+
+
+def deployed(values: Mapping[str, Any]) -> list[str]:
+    """The images the chart runs with these values (no Ollama or gate in keynote mode, no gate when it is off)."""
+    ollama = bool(values.get("ollama", {}).get("enabled", True))
+    gate = ollama and bool(values.get("apiGate", {}).get("enabled", True))
+    return [name for name, on in (("app", True), ("ollama", ollama), ("apiGate", gate)) if on]
+
+
+def check_provenance(values: Mapping[str, Any], policy: SigningPolicy) -> dict[str, str]:
+    """Each deployed image: ours verified against the key (ParityFailed naming the image and the reason), the
+    upstream ones trusted by their pinned digest. Returns a line per image for the report."""
+    if policy.required and not policy.pub:
+        raise ParityFailed(
+            "signing.require is true but no public key is configured (signing.publicKey: a path or KMS URI); "
+            "nothing was changed."
+        )
+    out: dict[str, str] = {}
+    for name in deployed(values):
+        image = values[name]["image"]
+        ref = f"{image['repository']}@{image['digest']}"
+        if name not in policy.ours:
+            out[name] = f"upstream image, trusted by its pinned digest {image['digest'][:19]}… (not signed by us)"
+        elif not policy.pub:
+            out[name] = "not verified: no public key configured (signing.publicKey)"
+        else:
+            try:
+                out[name] = signing.verify(ref, policy.pub)
+            except signing.Unverified as err:
+                raise ParityFailed(f"image {name} is refused, nothing was changed: {err}") from None
+    return out

@@ -41,6 +41,7 @@ from scripts.promote.errors import (
     RolloutFailed,
     VerifyFailed,
 )
+from scripts.promote.images import check_provenance
 from scripts.promote.monitoring import watch
 from scripts.promote.report import Report
 from scripts.promote.target import REHEARSAL_CANNOT_SHOW as REHEARSAL_CANNOT_SHOW  # re-exported: it lived here
@@ -111,6 +112,14 @@ def _promote(opts: Options, report: Report) -> None:
         parity = check_parity(lock, full, local_ollama(opts), opts.from_lock)
     console.print(f"  {escape(parity)}", soft_wrap=True)
     report.verify["parity"] = parity
+    with step("images: signatures and digests", t):
+        policy = target.signing_policy(full)
+        if policy is None:
+            report.images = {"all": "skipped: the rehearsal cluster pulls no image"}
+        else:
+            report.images = check_provenance(full, policy)
+    for name, how in report.images.items():
+        console.print(f"  {name}: {escape(how)}", soft_wrap=True)
     registry, insecure = target.mirror_default(asked)
     if registry:
         lock, values = mirror(lock, values, replace(opts, registry=registry, insecure=insecure), t)

@@ -29,6 +29,8 @@ class Report:
     app_image: str = ""
     ollama_image: str = ""
     gate_image: str = ""
+    images: dict[str, str] = field(default_factory=dict)
+    """How each deployed image was verified: signed by our key, or trusted by its pinned digest (upstream)."""
     """Ollama's API gate (nginx), "" when apiGate is off."""
     models: list[dict[str, Any]] = field(default_factory=list)
     checks: list[dict[str, str]] = field(default_factory=list)
@@ -54,6 +56,8 @@ def print_report(report: Report) -> None:
     table.add_row("ollama image", report.ollama_image)
     if report.gate_image:
         table.add_row("api gate image", report.gate_image)
+    for name, how in report.images.items():
+        table.add_row(f"image {name}", how)
     for m in report.models:
         which = " (the lock's mirror_digest)" if m.get("matched") == "mirror_digest" else ""
         table.add_row("model", f"{m['model']} {m['digest'][:19]}…{which} {m['size'] / 1e6:.0f} MB")

@@ -16,7 +16,7 @@ mode's host address and, in a rehearsal, production's checks.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,11 @@ from urllib.parse import urlsplit
 import typer
 
 from app.errors import Snap2ProdError
+from scripts import signing
 from scripts.console import console, step
 from scripts.kube import KubeClient, new_client
-from scripts.paths import STACKS
-from scripts.promote import identity
+from scripts.paths import CHART_IMAGES, STACKS
+from scripts.promote import identity, images
 from scripts.promote.errors import PreflightFailed, TargetRefused
 from scripts.promote.values import effective, merge
 from scripts.sim import CONTEXT as SIM_CONTEXT
@@ -104,6 +105,11 @@ class Target:
         """The environment's merged values with this target's own layered under or over them, before parity."""
         return values
 
+    def signing_policy(self, values: Mapping[str, Any]) -> images.SigningPolicy | None:
+        """Which images promote verifies, against which key (None: none is pulled, nothing to verify): the
+        values' ``signing`` section."""
+        return images.SigningPolicy.from_values(values)
+
     def mirror_default(self, asked: Promotion) -> tuple[str | None, bool]:
         """Where the locked models are mirrored before the rollout (None: nowhere) and whether that registry speaks
         plain HTTP: --registry and --insecure, unless the target has its own."""
@@ -134,6 +140,9 @@ class SimTarget(Target):
     """The rehearsal cluster: no containers run, and it has no ingress controller to be strict about."""
 
     simulated: bool = True
+
+    def signing_policy(self, values: Mapping[str, Any]) -> images.SigningPolicy | None:
+        return None
 
     @property
     def ingress_strict(self) -> bool:
@@ -183,6 +192,11 @@ class KindTarget(Target):
             f"  keynote mode: the app reaches this machine's Ollama at {alias['ip']} ({alias['hostnames'][0]})"
         )
         return merge(values, keynote)
+
+    def signing_policy(self, values: Mapping[str, Any]) -> images.SigningPolicy | None:
+        """Every image here is one we built, pushed and signed (scripts/kind/publish.py), so all are verified,
+        always, against this machine's key."""
+        return images.SigningPolicy(CHART_IMAGES, signing.default_keys().pub, required=True)
 
     def mirror_default(self, asked: Promotion) -> tuple[str | None, bool]:
         """The models go to the local registry (plain HTTP) unless --registry names another; --from-lock takes the

@@ -119,9 +119,10 @@ def log_tail(log: Path, lines: int = TAIL_LINES) -> str:
         return "(no log)"
 
 
-def capture(cmd: list[str]) -> str:
+def capture(cmd: list[str], env: dict[str, str] | None = None) -> str:
     """A short command's stdout and stderr (a version probe); never raises for its exit code."""
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
+    full = {**os.environ, **env} if env else None
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60, env=full)
     return proc.stdout + proc.stderr
 
 

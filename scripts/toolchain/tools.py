@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scripts.toolchain import containers, debian, kube, ollama, scanners
+from scripts.toolchain import containers, debian, kube, ollama, scanners, signing
 from scripts.toolchain.cache import Tool, expected_version
 
 TOOLS: dict[str, Tool] = {
@@ -32,6 +32,10 @@ TOOLS: dict[str, Tool] = {
         containers.CRICTL,
         containers.LOCAL_PATH_PROVISIONER,
         containers.KUBE_ROUTER,
+        # images you can trace (profile `kind`: promote --to kind verifies every image it deploys)
+        signing.COSIGN,
+        signing.SYFT,
+        signing.STRACE,
     )
 }
 
@@ -52,6 +56,8 @@ PROFILES: dict[str, tuple[str, ...]] = {
         "helm",
         "ollama",
         "smollm2",
+        "cosign",
+        "syft",
     ),
     "all": tuple(TOOLS),
 }

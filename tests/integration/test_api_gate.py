@@ -101,7 +101,7 @@ def test_the_host_configuration_is_the_charts_with_only_addresses_and_paths_move
     config = api_gate.host_config("http://127.0.0.1:5555", 6666, tmp_path)
     chart = api_gate.CONFIG.read_text()
     assert "server 127.0.0.1:5555;" in config and "listen 127.0.0.1:6666;" in config
-    assert "/tmp/" not in config and f"pid {tmp_path}/nginx.pid;" in config
+    assert "/tmp/nginx" not in config and f"pid {tmp_path}/nginx.pid;" in config
     restored = config.replace("server 127.0.0.1:5555;", api_gate.POD_UPSTREAM)
     restored = restored.replace("listen 127.0.0.1:6666;", api_gate.POD_LISTEN).replace(f"{tmp_path}/", "/tmp/")
     assert restored == chart

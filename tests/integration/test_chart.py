@@ -476,6 +476,14 @@ def test_without_the_gate_ollama_listens_on_the_pod_port_as_before(lock_file: Pa
     assert find(docs, "ConfigMap", "api-gate") == []
 
 
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_the_page_offers_the_locked_models_only(env: str, rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """tests/fixtures/chart/models.lock names moondream:latest and snap2prod/smollm2:135m."""
+    settings = one(rendered[env], "ConfigMap", "app")["data"]
+    assert settings["SNAP2PROD_MODELS"] == "moondream:latest,snap2prod/smollm2:135m"
+    assert settings["SNAP2PROD_ALLOW_PULL"] == "false"
+
+
 def test_probes_check_the_api_and_the_locked_models(rendered: dict[str, list[dict[str, Any]]]) -> None:
     container = ollama_container(rendered["prod"])
     check = ["/bin/sh", "/opt/snap2prod/models-present.sh"]
