@@ -95,18 +95,33 @@ def build_command(
         False, "--official-bases", help="FROM python:3.11-slim-bookworm / debian:bookworm-slim (needs Docker Hub)"
     ),
 ) -> None:
-    """Build both images (cached by content) and record them in build/images.yaml."""
+    """Build the app, Ollama and API gate images (cached by content), write each one's SBOM (syft), and record them
+    in build/images.yaml."""
     start = time.monotonic()
     built = build.build_all(official=official)
     for b in built.values():
         how = "cached" if b.cached else f"built in {b.seconds:.0f} s"
-        console.print(f"{b.name:<7} {b.ref} {b.id[:19]}… ({how})", soft_wrap=True, highlight=False)
+        console.print(f"{b.name:<7} {b.ref} {b.id[:19]}… ({how}); SBOM {b.sbom}", soft_wrap=True, highlight=False)
     console.print(f"recorded in {build.images_file()} ({time.monotonic() - start:.1f} s)", highlight=False)
+
+
+KeyDirOption = typer.Option(None, "--dir", help="where to write cosign.key and cosign.pub")
+
+
+@images.command("keygen")
+def keygen_command(folder: Path | None = KeyDirOption) -> None:
+    """Make the cosign key pair `images push` signs with and `promote` verifies against (COSIGN_PASSWORD, default
+    empty, protects the private key). Elsewhere: SNAP2PROD_SIGNING_KEY / SNAP2PROD_SIGNING_PUB (a path or KMS URI)."""
+    from scripts import signing
+
+    keys = signing.keygen(folder)
+    console.print(f"private key {keys.key}\npublic key  {keys.pub}", highlight=False)
 
 
 @images.command("push")
 def push_command() -> None:
-    """Push the built images into the local registry (started if needed); record the digests it serves."""
+    """Push the built images into the local registry (started if needed), sign each digest and attach its SBOM
+    (cosign, offline); record the digests it serves."""
     from scripts.kind import publish, registry
 
     log = registry.state() / "push.log"
@@ -114,5 +129,6 @@ def push_command() -> None:
     pushed = publish.push(endpoints.push, log)
     for name in CHART_IMAGES:
         p = pushed[name]
-        console.print(f"{name:<7} {p['repository']}:{p['tag']}@{p['digest']}", soft_wrap=True, highlight=False)
+        line = f"{name:<7} {p['repository']}:{p['tag']}@{p['digest']}; {p.get('signed', 'not signed')}"
+        console.print(line, soft_wrap=True, highlight=False)
     console.print(f"recorded in {build.images_file()}", highlight=False)

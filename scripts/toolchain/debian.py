@@ -49,7 +49,7 @@ def debian_tool(package: str, binary: str, version_flag: str = "--version") -> T
         link_binaries(home, binary)
 
     def probe(home: Path) -> str:
-        return first_match(r"(\d+\.\d+\.\d+(?:\.\d+)?)", capture([str(home / "bin" / binary), version_flag]))
+        return first_match(r"(\d+\.\d+(?:\.\d+){0,2})", capture([str(home / "bin" / binary), version_flag]))
 
     return Tool(package, DEBIAN_RELEASE, 1, install, probe)
 
