@@ -167,7 +167,7 @@ class Telemetry:
         refresh_s: float = 30.0,
         max_models: int = 50,
         logger: logging.Logger | None = None,
-        locked: frozenset[str] | None = None,
+        locked: Callable[[], frozenset[str] | None] | None = None,
     ) -> None:
         self.models = ModelDirectory(list_models, refresh_s=refresh_s, max_models=max_models, on_read=self._read)
         self._locked = locked
@@ -236,9 +236,13 @@ class Telemetry:
     def _read(self, names: Sequence[str]) -> None:
         """After each read of the installed set: its series start at 0; the models outside the lock are shown."""
         self._known(names)
-        if self._locked is None:
+        lock = self._locked() if self._locked is not None else None
+        if lock is None:
+            if self._outside:
+                self._outside = []
+                self.outside_lock.clear()
             return
-        outside = sorted(set(names) - self._locked)
+        outside = sorted(set(names) - lock)
         if outside != self._outside:
             self._outside = outside
             self.outside_lock.clear()
@@ -362,7 +366,7 @@ def start(settings: Settings | None = None) -> Telemetry:
         s = settings if settings is not None else Settings()
         logs.configure(s.log_format)
         probe = OllamaGateway(s.ollama_host, connect_timeout_s=min(s.connect_timeout_s, 2.0), first_token_timeout_s=5)
-        telemetry = Telemetry(probe.list_models, reachable=probe.reachable, locked=s.offered_models)
+        telemetry = Telemetry(probe.list_models, reachable=probe.reachable, locked=lambda: s.offered_models)
         if s.metrics_port:
             try:
                 port = telemetry.serve(s.metrics_port, s.metrics_addr)

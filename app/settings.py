@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -55,11 +56,21 @@ class Settings(BaseSettings):
     which models exist, and a page button must not pull unlocked ones into the shared Ollama."""
     models: str = ""
     """The only models the page offers, comma-separated; empty offers every model the server has."""
+    models_file: str = ""
+    """A file naming the only models the page offers (comma- or line-separated), read on every use: the chart mounts
+    the lock's list there, so a new lock reaches running pages without restarting them (and their sessions)."""
 
     @property
     def offered_models(self) -> frozenset[str] | None:
-        """The names of ``models``, with their tags; None when every model is offered."""
-        names = frozenset(full_name(n.strip()) for n in self.models.split(",") if n.strip())
+        """The names of ``models_file`` (when set and present) or ``models``, with their tags; None when every
+        model is offered."""
+        text = self.models
+        if self.models_file:
+            try:
+                text = Path(self.models_file).read_text()
+            except OSError:
+                text = ""
+        names = frozenset(full_name(n.strip()) for n in text.replace("\n", ",").split(",") if n.strip())
         return names or None
 
     @field_validator("ollama_host")

@@ -43,6 +43,8 @@ TARGET_WARM_S = 3.0
 TARGET_PROMOTE_RATIO = 2.0
 TARGET_NOOP_S = 10.0
 TARGET_TTFT_OVERHEAD_MS = 300.0
+TARGET_CHECKS_RATIO = 1.10
+TARGET_NOOP_CHECKS_S = 1.0
 APP_NODE_PORT = 30851  # stacks/local/values.yaml: app.service.nodePort
 
 
@@ -109,7 +111,15 @@ def _promote_pairs(
 ) -> dict[str, list[float]]:
     """Promote cold (fresh namespace) + no-op, vs raw helm with the values that promotion installed; ``on_first``
     runs while the first promotion's release serves (the page TTFT is measured on it: no promotion of its own)."""
-    times: dict[str, list[float]] = {"first": [], "cold": [], "noop": [], "raw": [], "raw_test": []}
+    times: dict[str, list[float]] = {
+        "first": [],
+        "cold": [],
+        "noop": [],
+        "raw": [],
+        "raw_test": [],
+        "cold_checks": [],
+        "noop_checks": [],
+    }
     prefix = f"bench-{uuid.uuid4().hex[:4]}"
 
     def options(namespace: str) -> promote.Options:
@@ -133,8 +143,14 @@ def _promote_pairs(
     def ours() -> float:
         opts = options(f"{prefix}-{made['ours']}")
         made["ours"] += 1
-        seconds = _timed(lambda: promote.promote(opts))
-        times["noop"].append(_timed(lambda: promote.promote(opts)))
+        start = time.perf_counter()
+        cold = promote.promote(opts)
+        seconds = time.perf_counter() - start
+        times["cold_checks"].append(_checks_s(cold))
+        start = time.perf_counter()
+        noop = promote.promote(opts)
+        times["noop"].append(time.perf_counter() - start)
+        times["noop_checks"].append(_checks_s(noop))
         _helm(up.kubeconfig, "uninstall", "snap2prod", "-n", opts.namespace, "--wait")  # frees the NodePort
         return seconds
 
@@ -152,6 +168,12 @@ def _promote_pairs(
     return times
 
 
+def _checks_s(report: promote.Report) -> float:
+    """What a promotion spent on its supply-chain and isolation checks: the images' signatures (cosign) and the
+    NetworkPolicy probe pods, from the report's own step timings."""
+    return float(report.timings_s.get("provenance", 0.0) + report.timings_s.get("policies", 0.0))
+
+
 def _ttft_pairs(runs: int, host: str, model: str) -> tuple[list[float], list[float]]:
     """Describe on the in-cluster page (the release promoted last) vs the same request to the host's Ollama (ms)."""
     picture = fixture_picture()
@@ -165,7 +187,8 @@ TITLE = "KIND: kind up cold/warm, promote --to kind cold/no-op, TTFT through the
 TARGET = (
     f"kind up cold ≤ {TARGET_UP_RATIO:g} × raw `kind create --wait` + the NetworkPolicy agent's rollout (the same "
     f"readiness by hand), warm ≤ {TARGET_WARM_S:g} s; promote cold "
-    f"≤ {TARGET_PROMOTE_RATIO:g} × raw helm, no-op ≤ {TARGET_NOOP_S:g} s; page TTFT ≤ host raw TTFT + "
+    f"≤ {TARGET_PROMOTE_RATIO:g} × raw helm, no-op ≤ {TARGET_NOOP_S:g} s; signatures + policy probe ≤ "
+    f"{TARGET_CHECKS_RATIO:g} × cold without them, ≤ {TARGET_NOOP_CHECKS_S:g} s no-op; page TTFT ≤ host raw TTFT + "
     f"{TARGET_TTFT_OVERHEAD_MS:g} ms"
 )
 
@@ -223,6 +246,9 @@ def _result(runs: int, ttft_runs: int, up_times: dict[str, list[float]] | None, 
     promote_ratio = paired_ratio(promote_times["cold"], promote_times["raw"])
     by_hand = [r + t for r, t in zip(promote_times["raw"], promote_times["raw_test"], strict=True)]
     same_work, raw_test = paired_ratio(promote_times["cold"], by_hand), Spread.of(promote_times["raw_test"])
+    without = [c - v for c, v in zip(promote_times["cold"], promote_times["cold_checks"], strict=True)]
+    checks_ratio = paired_ratio(promote_times["cold"], without)
+    noop_checks = Spread.of(promote_times["noop_checks"])
     page, raw_ttft = Spread.of(page_ms), Spread.of(raw_ms)
     overhead = Spread.of([p - r for p, r in zip(page_ms, raw_ms, strict=True)])
     figures: dict[str, float | int | str] = {"runs": runs}
@@ -252,6 +278,8 @@ def _result(runs: int, ttft_runs: int, up_times: dict[str, list[float]] | None, 
         and promote_ratio.median <= TARGET_PROMOTE_RATIO
         and noop.median <= TARGET_NOOP_S
         and overhead.median <= TARGET_TTFT_OVERHEAD_MS
+        and checks_ratio.median <= TARGET_CHECKS_RATIO
+        and noop_checks.median <= TARGET_NOOP_CHECKS_S
         and ttft_runs >= MIN_RUNS
     )
     figures |= {
@@ -262,6 +290,9 @@ def _result(runs: int, ttft_runs: int, up_times: dict[str, list[float]] | None, 
         "raw helm test s": raw_test.median,
         "promote cold / (raw + helm test)": same_work.median,
         "promote no-op s": noop.median,
+        "cold checks s": Spread.of(promote_times["cold_checks"]).median,
+        "cold / cold without checks": checks_ratio.median,
+        "no-op checks s": noop_checks.median,
         "ttft runs": ttft_runs,
         "page TTFT ms": page.median,
         "host raw TTFT ms": raw_ttft.median,
@@ -276,7 +307,8 @@ def _result(runs: int, ttft_runs: int, up_times: dict[str, list[float]] | None, 
         summary=(
             f"{up_summary}; promote cold {promote_ratio.text()} × raw helm ({p_cold.text('s')} vs "
             f"{raw_helm.text('s')}), {same_work.text()} × the same work by hand (raw helm + helm test "
-            f"{raw_test.text('s')}), no-op {noop.text('s')}; page TTFT +{overhead.text('ms')} over the host's "
+            f"{raw_test.text('s')}), no-op {noop.text('s')}; signatures + policy probe cost {checks_ratio.text()} × "
+            f"cold, {noop_checks.text('s')} no-op; page TTFT +{overhead.text('ms')} over the host's "
             f"raw TTFT ({page.text('ms')} vs {raw_ttft.text('ms')})"
         ),
         notes=(
@@ -289,7 +321,10 @@ def _result(runs: int, ttft_runs: int, up_times: dict[str, list[float]] | None, 
             "promotion after `kind up` also pushes the images and mirrors the models into the fresh registry "
             f"({promote_times['first'][0]:.0f} s, reported alone); each measured promotion then goes to a fresh "
             "namespace and includes parity, preflight, the rollout with --wait, verify through a port-forward and "
-            "the helm test's real inference; the raw baseline installs the same chart with the values that "
+            "the helm test's real inference; the checks (each image's cosign signature, the NetworkPolicy probe "
+            "pods) are timed inside the same promotions, so 'cold without checks' is the same run less those "
+            "steps; a no-op reuses the signatures verified for the same digests and the probe's verdict for the "
+            "same revision; the raw baseline installs the same chart with the values that "
             "promotion installed, and the same work by hand adds the `helm test` (the same real inference). "
             "The page TTFT (on the first promotion's release) is a click on the page the app pod serves (NodePort) to "
             "the first "

@@ -112,7 +112,7 @@ def _promote(opts: Options, report: Report) -> None:
         parity = check_parity(lock, full, local_ollama(opts), opts.from_lock)
     console.print(f"  {escape(parity)}", soft_wrap=True)
     report.verify["parity"] = parity
-    with step("images: signatures and digests", t):
+    with step("provenance: each image's signature or pinned digest", t):
         policy = target.signing_policy(full)
         if policy is None:
             report.images = {"all": "skipped: the rehearsal cluster pulls no image"}
@@ -403,7 +403,9 @@ def _verify(
                 "keynote mode: no Ollama in the cluster; the app uses the host's Ollama, whose models parity "
                 "compared with the lock"
             )
+        probed = time.monotonic()
         report.verify["policies"] = _policies(api, target, docs, opts, report, retest=retest)
+        report.timings_s["policies"] = elapsed(probed)
         console.print(f"  NetworkPolicies: {escape(report.verify['policies'])}", soft_wrap=True)
         if not retest:
             report.verify["helm_test"] = (

@@ -479,9 +479,14 @@ def test_without_the_gate_ollama_listens_on_the_pod_port_as_before(lock_file: Pa
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_the_page_offers_the_locked_models_only(env: str, rendered: dict[str, list[dict[str, Any]]]) -> None:
     """tests/fixtures/chart/models.lock names moondream:latest and snap2prod/smollm2:135m."""
-    settings = one(rendered[env], "ConfigMap", "app")["data"]
-    assert settings["SNAP2PROD_MODELS"] == "moondream:latest,snap2prod/smollm2:135m"
-    assert settings["SNAP2PROD_ALLOW_PULL"] == "false"
+    settings, lock = one(rendered[env], "ConfigMap", "app"), one(rendered[env], "ConfigMap", "app-lock")
+    assert settings["data"]["SNAP2PROD_MODELS_FILE"] == "/etc/snap2prod/lock/models"
+    assert settings["data"]["SNAP2PROD_ALLOW_PULL"] == "false"
+    assert lock["data"]["models"] == "moondream:latest,snap2prod/smollm2:135m"
+    spec = one(rendered[env], "Deployment", "app")["spec"]["template"]["spec"]
+    mounts = {m["name"]: m["mountPath"] for m in spec["containers"][0]["volumeMounts"]}
+    assert mounts["lock"] == "/etc/snap2prod/lock"
+    assert {v["name"]: v.get("configMap", {}).get("name") for v in spec["volumes"]}["lock"] == lock["metadata"]["name"]
 
 
 def test_probes_check_the_api_and_the_locked_models(rendered: dict[str, list[dict[str, Any]]]) -> None:

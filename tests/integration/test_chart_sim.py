@@ -327,8 +327,10 @@ def test_ollama_runs_on_a_gpu_node_with_one_gpu(release: Release, sim_api: Any) 
     pod = ollama_pod(client.CoreV1Api(sim_api), release.namespace)
     assert pod.spec.node_name.startswith("sim-gpu-")
     assert pod.status.phase == "Running"
-    (container,) = pod.spec.containers
+    container, gate = pod.spec.containers
+    assert (container.name, gate.name) == ("ollama", "api-gate")
     assert container.resources.limits["nvidia.com/gpu"] == "1"
+    assert not any(k.startswith("nvidia.com/") for k in gate.resources.limits)  # the gate needs no GPU
     assert [i.name for i in pod.spec.init_containers] == ["pull-models"]
 
 
@@ -436,7 +438,7 @@ def test_mig_values_request_the_slice_and_land_on_the_mig_node(
         install(cluster, namespace, "prod-mig", lock)
         pod = ollama_pod(core, namespace)
         assert (pod.spec.node_name, pod.status.phase) == ("sim-gpu-0", "Running")
-        (container,) = pod.spec.containers
+        (container,) = [c for c in pod.spec.containers if c.name == "ollama"]
         assert {k: v for k, v in container.resources.limits.items() if k.startswith("nvidia.com/")} == {
             "nvidia.com/mig-1g.10gb": "1"
         }

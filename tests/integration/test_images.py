@@ -145,15 +145,53 @@ def test_the_digests_recorded_are_the_digests_the_registry_serves(built: dict[st
     endpoints = local.up(local.state() / "test-push.log")
     pushed = publish.push(endpoints.push, local.state() / "test-push.log")
     recorded = build.read_images()["pushed"]
-    for name in ("app", "ollama"):
+    for name in ("app", "ollama", "apiGate"):
         entry = recorded[name]
         repository = entry["repository"].removeprefix(f"{endpoints.push}/")
         assert (
             publish.served_digest(endpoints.push, repository, entry["tag"]) == entry["digest"] == pushed[name]["digest"]
         )
         assert entry["digest"].startswith("sha256:") and entry["digest"] != "sha256:" + "0" * 64
+        assert entry["signed"].startswith("signed by "), entry  # cosign, against this machine's key
     values = publish.chart_values()
     assert values["app"]["image"]["digest"] == recorded["app"]["digest"]
+    assert values["apiGate"]["image"]["digest"] == recorded["apiGate"]["digest"]
+
+
+def test_each_image_has_an_sbom_of_what_it_holds(built: dict[str, build.Built]) -> None:
+    """syft's SPDX of the image's own layers: the app's Python packages (pyproject.toml names streamlit and
+    ollama), the Debian packages of the gate's base (nginx)."""
+    names = {name: {p["name"] for p in json.loads(Path(b.sbom).read_text())["packages"]} for name, b in built.items()}
+    assert {"streamlit", "ollama", "opencv-python-headless"} <= names["app"]
+    assert "nginx" in names["apiGate"]
+    assert "ca-certificates" in names["ollama"]
+
+
+def test_the_api_gate_container_runs_the_charts_configuration_as_a_non_root_user_on_a_read_only_root(
+    built: dict[str, build.Built], containers: list[str], tmp_path: Path
+) -> None:
+    """The gate image with the chart's own nginx configuration, as the pod runs it (uid 10001, read-only root,
+    /tmp writable): nothing behind it, so an open path answers 502 and a closed one 403."""
+    from scripts.paths import CHART_FILES
+
+    port = free_port()
+    config = tmp_path / "api-gate.conf"
+    config.write_text((CHART_FILES / "api-gate.conf").read_text())
+    tmp_path.chmod(0o755)  # the container's user reads the mounted folder
+    containers.append(
+        _run(built["apiGate"].ref, port, 11434, "--user", "10001:10001", "-v", f"{tmp_path}:/etc/snap2prod:ro")
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            closed = httpx.post(f"http://127.0.0.1:{port}/api/pull", json={"model": "x"}, timeout=2)
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+    assert closed.status_code == 403 and "closed by the snap2prod API gate" in closed.text
+    assert httpx.get(f"http://127.0.0.1:{port}/api/version", timeout=5).status_code == 502  # no Ollama behind it
 
 
 def test_the_registrys_containers_stop_on_sigterm_and_come_back(built: dict[str, build.Built]) -> None:

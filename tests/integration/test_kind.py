@@ -15,6 +15,7 @@ import json
 import math
 import re
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from app.gateway import OllamaGateway
 from app.lock import Lock, pin, read_lock, write_lock
 from bench import kind as kind_bench
-from scripts import cli, toolchain
+from scripts import cli, signing, toolchain
 from scripts.demo import ollama_server
 from scripts.kind import bases, cluster, nodeimage, podman
 from scripts.kind import registry as local
@@ -212,6 +213,53 @@ def _live(kind: cluster.UpResult) -> tuple[Any, dict[str, Any], dict[str, str]]:
     app = api.sanitize_for_serialization(apps.read_namespaced_deployment("snap2prod-app", NAMESPACE))
     ollama = apps.read_namespaced_deployment("snap2prod-ollama", NAMESPACE)
     return api, app["spec"]["template"], dict(ollama.spec.selector.match_labels)
+
+
+def _push_as_app(tag: str) -> str:
+    """Another image (the API gate's) pushed into the local registry under the app's repository: the app's
+    repository@digest of bytes we never signed as the app."""
+    from scripts.kind.images import read_images
+
+    data = read_images()
+    repository = str(data["pushed"]["app"]["repository"])
+    source = str(data["built"]["apiGate"]["ref"])
+    with tempfile.NamedTemporaryFile(prefix="snap2prod-digest-") as digestfile:
+        podman.run(
+            ["push", "--quiet", "--tls-verify=false", "--digestfile", digestfile.name, source, f"{repository}:{tag}"]
+        )
+        digest = Path(digestfile.name).read_text().strip()
+    return f"{repository}@{digest}"
+
+
+def _revision(kind: cluster.UpResult) -> int:
+    out = _kubectl("-n", NAMESPACE, "get", "secret", "-l", "owner=helm,name=snap2prod", "-o", "json")
+    return max(int(item["metadata"]["labels"]["version"]) for item in json.loads(out)["items"])
+
+
+def test_an_image_retagged_to_other_bytes_or_signed_by_another_key_is_refused_before_anything_changes(
+    up: cluster.UpResult, ollama_host: str, lock_dir: Path, tmp_path: Path
+) -> None:
+    before = _revision(up)
+    tampered = _push_as_app("tampered")
+    repository, _, digest = tampered.partition("@")
+    values = tmp_path / "tampered.yaml"
+    values.write_text(json.dumps({"app": {"image": {"repository": repository, "tag": "tampered", "digest": digest}}}))
+    code, report = _promote(up, lock_dir / "models.lock", ollama_host, tmp_path, "-f", str(values))
+    assert (code, report["outcome"]) == (3, "ParityFailed"), report
+    assert f"image app is refused, nothing was changed: {tampered}: no signatures found" in report["error"]
+
+    theirs = signing.keygen(tmp_path / "theirs")
+    signing.sign(tampered, theirs.key)
+    code, report = _promote(up, lock_dir / "models.lock", ollama_host, tmp_path, "-f", str(values))
+    assert (code, report["outcome"]) == (3, "ParityFailed"), report
+    assert f"image app is refused, nothing was changed: {tampered}:" in report["error"]
+    assert "signature" in report["error"].split(tampered, 1)[1]
+    assert _revision(up) == before
+
+    code, report = _promote(up, lock_dir / "models.lock", ollama_host, tmp_path)  # our own images: verified
+    assert code == 0, report["error"]
+    assert set(report["images"]) == {"app", "ollama", "apiGate"}
+    assert all(how.startswith("signed by ") for how in report["images"].values()), report["images"]
 
 
 def test_the_ollama_pod_reaches_the_mirror_and_no_other_server_on_the_kind_network(

@@ -89,7 +89,7 @@ def telemetry(ollama_host: str, text_model: str, vision_model: str, request_log:
         probe.list_models,
         reachable=probe.reachable,
         logger=logging.getLogger(REQUEST_LOGGER),
-        locked=frozenset({text_model}),  # the vision model (installed too) is outside this lock
+        locked=lambda: frozenset({text_model}),  # the vision model (installed too) is outside this lock
     )
     tel.serve(0, "127.0.0.1")
     yield tel

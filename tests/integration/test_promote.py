@@ -466,7 +466,10 @@ def test_preflight_for_prod_refuses_placeholder_digests_and_a_missing_ingress_cl
         )
     message = str(failed.value)
     assert "✗ ingress class: IngressClass 'nginx' does not exist" in message
-    assert "✗ image digests: app.image.digest, ollama.image.digest still the all-zero placeholder" in message
+    assert (
+        "✗ image digests: app.image.digest, ollama.image.digest, apiGate.image.digest still the all-zero placeholder"
+        in message
+    )
     assert "✗ model egress: no mirror is set (models.registry) and the NetworkPolicy lets Ollama reach only" in message
     assert {c.name: c.status for c in failed.value.checks}["GPU capacity"] == "ok"
 
@@ -522,7 +525,12 @@ def test_the_report_says_what_to_watch(sim_cluster: SimCluster, namespace: str, 
     watch = report["watch"]
     assert watch["metrics_url"] == f"/api/v1/namespaces/{namespace}/services/snap2prod-app:metrics/proxy/metrics"
     assert watch["scrape"] == "prometheus.io/* annotations on the app pods"
-    assert watch["alerts"] == ["Snap2ProdOllamaUnreachable", "Snap2ProdHighErrorRate", "Snap2ProdSlowAnswers"]
+    assert watch["alerts"] == [
+        "Snap2ProdOllamaUnreachable",
+        "Snap2ProdHighErrorRate",
+        "Snap2ProdSlowAnswers",
+        "Snap2ProdModelOutsideLock",
+    ]
     assert watch["alert_rules"].startswith("not installed")
     assert set(watch["queries"]) == {"error rate", "p95 latency", "ollama up", "models outside the lock"}
 
@@ -629,7 +637,7 @@ def _manifest_by_object(cluster: SimCluster, namespace: str, revision: int) -> d
     return {f"{d['kind']}/{d['metadata']['name']}": yaml.safe_dump(d, sort_keys=True) for d in docs}
 
 
-def test_an_upgrade_that_adds_a_model_changes_only_the_lock_and_the_ollama_pod(
+def test_an_upgrade_that_adds_a_model_changes_only_the_lock_and_the_ollama_pod_not_the_app_pods(
     sim_cluster: SimCluster,
     sim_api: Any,
     gateway: OllamaGateway,
@@ -650,9 +658,11 @@ def test_an_upgrade_that_adds_a_model_changes_only_the_lock_and_the_ollama_pod(
         after = _manifest_by_object(sim_cluster, namespace, 2)
     assert before.keys() == after.keys()
     changed = sorted(name for name in before if before[name] != after[name])
-    assert changed == ["ConfigMap/snap2prod-ollama-models", "Deployment/snap2prod-ollama"], changed
-    models = "ConfigMap/snap2prod-ollama-models"
-    assert vision_model in after[models] and vision_model not in before[models]
+    # the page's list of the lock's models is a mounted file: it changes in place, the app Deployment does not
+    expected = ["ConfigMap/snap2prod-app-lock", "ConfigMap/snap2prod-ollama-models", "Deployment/snap2prod-ollama"]
+    assert changed == expected, changed
+    for listing in ("ConfigMap/snap2prod-ollama-models", "ConfigMap/snap2prod-app-lock"):
+        assert vision_model in after[listing] and vision_model not in before[listing]
 
 
 def test_a_port_forward_that_cannot_start_fails_at_once_with_kubectls_own_words(tmp_path: Path) -> None:
