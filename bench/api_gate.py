@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from app.describe import PRESETS
@@ -26,15 +27,19 @@ TARGET_TTFT = 1.02
 KEEP_ALIVE = "10m"
 
 
-def _picture() -> bytes:
-    """A 640×480 JPEG of a red scene, prepared as the page prepares an upload."""
+def _pictures() -> Iterator[bytes]:
+    """A new 640×480 JPEG scene for every describe (a seeded noise pattern over a colour), prepared as the page
+    prepares an upload: the same picture twice would hit Ollama's prompt cache and time only the cache."""
     import cv2
     import numpy as np
 
-    img = np.full((480, 640, 3), (40, 40, 200), dtype=np.uint8)
-    ok, buf = cv2.imencode(".jpg", img)
-    assert ok
-    return prepare(buf.tobytes(), 336).jpeg
+    rng = np.random.default_rng(11)
+    while True:
+        base = rng.integers(0, 256, size=3)
+        img = np.clip(rng.normal(base, 40, size=(480, 640, 3)), 0, 255).astype(np.uint8)
+        ok, buf = cv2.imencode(".jpg", img)
+        assert ok
+        yield prepare(buf.tobytes(), 336).jpeg
 
 
 def _describe(gateway: OllamaGateway, model: str, picture: bytes) -> tuple[float, float]:
@@ -48,16 +53,16 @@ def _describe(gateway: OllamaGateway, model: str, picture: bytes) -> tuple[float
 
 
 def run(runs: int = RUNS) -> BenchResult:
-    picture = _picture()
+    pictures = _pictures()
     with live_ollama() as (plain, _), tempfile.TemporaryDirectory(prefix="snap2prod-gate-") as tmp:
         model = ensure_vision_model(plain)
         process, url = api_gate.start(plain.host, Path(tmp))
         gated = OllamaGateway(url)
         try:
-            _describe(plain, model, picture)  # load the model, warm both paths
-            _describe(gated, model, picture)
+            _describe(plain, model, next(pictures))  # load the model, warm both paths
+            _describe(gated, model, next(pictures))
             through, straight = alternating_pairs(
-                lambda: _describe(gated, model, picture), lambda: _describe(plain, model, picture), runs
+                lambda: _describe(gated, model, next(pictures)), lambda: _describe(plain, model, next(pictures)), runs
             )
         finally:
             gated.close()
@@ -82,7 +87,8 @@ def run(runs: int = RUNS) -> BenchResult:
         },
         summary=f"TTFT {ttft.text()} ×, total {total.text()} × (straight TTFT {raw_ttft.text('ms')})",
         notes=(
-            f"the synthetic vision model on CPU, a 336 px picture and the page's default prompt, "
+            f"the synthetic vision model on CPU, a new 336 px picture for every describe (a repeated one would time "
+            f"Ollama's prompt cache) and the page's default prompt, "
             f"{OPTIONS['num_predict']} tokens, {runs} pairs in alternating order; the gate is the chart's own "
             "configuration with Debian's nginx on loopback (scripts/api_gate.py), as the gate container runs it "
             "beside Ollama in the pod. A ratio is the median of the per-pair ratios gate/straight, with its IQR."

@@ -147,7 +147,7 @@ def verify(ref: str, pub: str, *, use_record: bool = True) -> str:
         raise Unverified(f"{ref} is not pinned by digest")
     if _is_file(pub) and not Path(pub).exists():
         raise Unverified(f"no public key at {pub} (`snap2prod images keygen` makes a pair)")
-    if use_record and _verified_before(digest, pub):
+    if use_record and _verified_before(ref, pub):
         return f"signed by {_key_name(pub)} (verified before for this digest)"
     args = ["verify", "--key", pub, *VERIFY_OFFLINE, "--output", "json", ref]
     proc = _run("cosign", args)
@@ -156,7 +156,7 @@ def verify(ref: str, pub: str, *, use_record: bool = True) -> str:
         raise Unverified(f"{ref}: {(lines[-1] if lines else 'cosign verify failed').removeprefix('Error: ')}")
     if not _signature_of(proc.stdout, digest):
         raise Unverified(f"{ref}: the key signed something for it (an attestation) but no signature of the digest")
-    _remember(digest, pub)
+    _remember(ref, pub)
     return f"signed by {_key_name(pub)}"
 
 
@@ -194,9 +194,11 @@ def _fingerprint(pub: str) -> str | None:
     return hashlib.sha256(Path(pub).read_bytes()).hexdigest() if _is_file(pub) else None
 
 
-def _verified_before(digest: str, pub: str) -> bool:
-    """A digest is content: once its signature by this key was verified, the same bytes stay ours (a no-op
-    promotion does not ask cosign again). KMS keys are asked every time."""
+def _verified_before(ref: str, pub: str) -> bool:
+    """A digest is content: once its signature by this key was verified in this repository, the same bytes stay
+    ours there (a no-op promotion does not ask cosign again). Keyed by repository@digest, never the digest alone:
+    the same bytes pushed under another repository (a re-tag) carry no signature there and are asked again. KMS
+    keys are asked every time."""
     fingerprint = _fingerprint(pub)
     if fingerprint is None:
         return False
@@ -204,10 +206,10 @@ def _verified_before(digest: str, pub: str) -> bool:
         known = json.loads(_record().read_text())
     except (FileNotFoundError, ValueError):
         return False
-    return bool(known.get(digest) == fingerprint)
+    return bool(known.get(ref) == fingerprint)
 
 
-def _remember(digest: str, pub: str) -> None:
+def _remember(ref: str, pub: str) -> None:
     fingerprint = _fingerprint(pub)
     if fingerprint is None:
         return
@@ -216,7 +218,7 @@ def _remember(digest: str, pub: str) -> None:
         known = json.loads(path.read_text())
     except (FileNotFoundError, ValueError):
         known = {}
-    known[digest] = fingerprint
+    known[ref] = fingerprint
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(known, indent=1, sort_keys=True))

@@ -447,10 +447,8 @@ def _policies(
     net = client.NetworkingV1Api(api)
     name = policy["metadata"]["name"]
     recorded = f"enforced at revision {report.revision}"
-    if not retest:
-        live = net.read_namespaced_network_policy(name, opts.namespace, _request_timeout=10)
-        if ((live.metadata and live.metadata.annotations) or {}).get(policies.ANNOTATION) == recorded:
-            return f"{recorded} (checked when it was rolled out; not re-run, nothing changed)"
+    if not retest and _annotation(net, name, opts.namespace) == recorded:
+        return f"{recorded} (checked when it was rolled out; not re-run, nothing changed)"
     port = service["spec"]["ports"][0]["port"]
     try:
         verdict = policies.ollama_enforcement(
@@ -477,6 +475,19 @@ def _policies(
     patch = {"metadata": {"annotations": {policies.ANNOTATION: recorded}}}
     net.patch_namespaced_network_policy(name, opts.namespace, patch, _request_timeout=10)
     return verdict.line
+
+
+def _annotation(net: Any, name: str, namespace: str) -> str | None:
+    """The verdict kept on the live policy; None when it has none, or is gone (then the probe runs again)."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        live = net.read_namespaced_network_policy(name, namespace, _request_timeout=10)
+    except ApiException as err:
+        if err.status == 404:
+            return None
+        raise
+    return ((live.metadata and live.metadata.annotations) or {}).get(policies.ANNOTATION)
 
 
 def _exists(read: Callable[..., Any], *args: str) -> bool:

@@ -98,6 +98,18 @@ def test_another_key_is_refused(images: Images) -> None:
     assert "signature" in str(refused.value)
 
 
+def test_the_same_bytes_under_another_repository_are_not_signed_there(images: Images) -> None:
+    """A re-tag: the signed image's bytes copied to another repository (same digest). Verified once where it was
+    signed, it is still refused where it was not, the record of earlier verifications included."""
+    signing.verify(images.signed, images.keys.pub)  # recorded as verified (repository@digest)
+    digest = images.signed.partition("@")[2]
+    copy = f"{images.registry.address}/elsewhere/one@{digest}"
+    crane = str(toolchain.binary("crane"))
+    subprocess.run([crane, "copy", "--insecure", images.signed, copy], check=True, capture_output=True)
+    with pytest.raises(signing.Unverified, match="no signatures found"):
+        signing.verify(copy, images.keys.pub)
+
+
 def test_an_attestation_alone_is_no_signature(images: Images) -> None:
     """cosign's bundle format calls this "verified"; our check wants a signature of the digest itself."""
     with pytest.raises(signing.Unverified, match="no signature of the digest"):
