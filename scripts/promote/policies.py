@@ -28,10 +28,15 @@ TRY_S = 12
 seconds), so one early try could pass or fail by luck. "Connected" once in the window counts; a target refused
 for the whole window is refused."""
 WAIT_S = 120.0
+SETTLE_FOR_EGRESS_S = 10.0
+"""How long a pod whose own egress is under test waits before its first try: a CNI programs a new pod's egress
+rules a moment after it starts (kube-router, on an event), and a connection in that moment gets through. Verify's
+probe needs no wait: it tests Ollama's ingress rules, which are in place before the probe pod exists."""
 
 SCRIPT = """
 import json, socket, sys, time
-window, timeout, targets = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3:]
+window, timeout, settle, targets = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
+time.sleep(settle)
 end = time.monotonic() + window
 out = {t: "not tried" for t in targets}
 while True:
@@ -71,9 +76,12 @@ def pod_template(docs: Sequence[Mapping[str, Any]], component: str) -> Mapping[s
     raise LookupError(f"the rendered chart has no {component} Deployment")
 
 
-def probe_pod(name: str, labels: Mapping[str, str], like: Mapping[str, Any], targets: Sequence[str]) -> dict[str, Any]:
-    """A pod that tries to connect to each ``host:port`` once and prints what happened, built from the pod
-    template ``like`` (the app's: its image has Python, its security context is restricted)."""
+def probe_pod(
+    name: str, labels: Mapping[str, str], like: Mapping[str, Any], targets: Sequence[str], settle_s: float = 0.0
+) -> dict[str, Any]:
+    """A pod that tries to connect to each ``host:port`` (for ``TRY_S``, after ``settle_s``) and prints what
+    happened, built from the pod template ``like`` (the app's: its image has Python, its security context is
+    restricted)."""
     spec, container = like["spec"], like["spec"]["containers"][0]
     keep = {k: spec[k] for k in ("securityContext", "imagePullSecrets", "nodeSelector", "tolerations") if k in spec}
     return {
@@ -91,7 +99,7 @@ def probe_pod(name: str, labels: Mapping[str, str], like: Mapping[str, Any], tar
                     "name": "probe",
                     "image": container["image"],
                     "imagePullPolicy": container.get("imagePullPolicy", "IfNotPresent"),
-                    "command": ["python", "-c", SCRIPT, str(TRY_S), str(CONNECT_TIMEOUT_S), *targets],
+                    "command": ["python", "-c", SCRIPT, str(TRY_S), str(CONNECT_TIMEOUT_S), str(settle_s), *targets],
                     "securityContext": container.get("securityContext", {}),
                     # never Ready: no Service sends a browser or a request to it while it runs
                     "readinessProbe": {"tcpSocket": {"port": 1}, "periodSeconds": 60},

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
+from app import describe, imaging
 from app.gateway import OllamaGateway
 from app.lock import Lock, pin, read_lock, write_lock
 from bench import kind as kind_bench
@@ -280,12 +281,14 @@ def test_the_ollama_pod_reaches_the_mirror_and_no_other_server_on_the_kind_netwo
         ]
         elsewhere = f"{local.container_address(other)}:8080"
         stranger = {"app.kubernetes.io/name": "egress-test"}
+        # a new pod's egress rules are programmed by kube-router a moment after it starts: the pods wait first
+        settle = policies.SETTLE_FOR_EGRESS_S
         as_ollama, as_nobody = policies.attempt(
             api,
             NAMESPACE,
             [
-                policies.probe_pod(policies.unique("egress-ollama"), ollama_labels, app, [*mirror, elsewhere]),
-                policies.probe_pod(policies.unique("egress-nobody"), stranger, app, [elsewhere]),
+                policies.probe_pod(policies.unique("egress-ollama"), ollama_labels, app, [*mirror, elsewhere], settle),
+                policies.probe_pod(policies.unique("egress-nobody"), stranger, app, [elsewhere], settle),
             ],
         )
         assert [as_ollama.results[t] for t in mirror] == ["connected", "connected"], as_ollama
@@ -352,9 +355,15 @@ def test_the_api_gate_refuses_model_changes_from_the_app_pod_while_a_describe_wo
     ):
         status, text = _from_the_app_pod(method, path, body)
         assert status == 403 and "closed by the snap2prod API gate" in text, (path, status, text)
-    picture = base64.b64encode(pictures.jpeg(pictures.plain("green"))).decode()
-    message = {"role": "user", "content": "Describe this picture", "images": [picture]}
-    chat = json.dumps({"model": vision_model, "messages": [message], "stream": False, "options": {"num_predict": 24}})
+    # the picture and prompt as the page sends them: prepared to the model's size, the page's default prompt
+    prepared = imaging.prepare(pictures.jpeg(pictures.plain("green")), describe.native_size(vision_model, None))
+    message = {
+        "role": "user",
+        "content": describe.prompt_text("Describe this picture", ""),
+        "images": [base64.b64encode(prepared.jpeg).decode()],
+    }
+    options = describe.options(48, 0.0)
+    chat = json.dumps({"model": vision_model, "messages": [message], "stream": False, "options": options})
     status, text = _from_the_app_pod("POST", "/api/chat", chat)
     assert status == 200, text
     assert pictures.names_only(json.loads(text)["message"]["content"], "green"), text
@@ -550,7 +559,7 @@ def test_keynote_mode_runs_the_app_in_kind_against_this_machines_ollama(
         code, report = _promote(up, lock_dir / "models.lock", loopback_only, tmp_path, "-f", str(KEYNOTE))
     finally:
         ollama_server.stop(tmp_path / "loopback")
-    address = local.gatewaylocal.container_address()
+    address = local.gateway_address()
     assert code == 5, report
     assert report["error"].startswith(f"keynote mode: the KIND node reaches this machine at {address}, but no ")
     assert f"`OLLAMA_HOST={address}:" in report["error"]
