@@ -251,6 +251,7 @@ def up(
     if len(node_containers(record)) > 1:
         _wire_pod_network(name)
     _wait_for_network_policies(name, log)
+    _dns_asks_the_kind_network_first(name, log)
     if spec is not None:
         gpu.advertise(kubectl(name), record.gpu_node, spec, log)
     seconds = time.monotonic() - start
@@ -359,6 +360,37 @@ def _wait_for_network_policies(name: str, log: Path) -> None:
             f"kube-router, which enforces NetworkPolicies, is not running on every node of cluster {name} after "
             f"180 s; see `kubectl --kubeconfig {kubeconfig_path(name)} -n kube-system logs {daemonset}` and {log}"
         )
+
+
+FORWARD = "forward . /etc/resolv.conf {"
+
+
+def _dns_asks_the_kind_network_first(name: str, log: Path) -> None:
+    """CoreDNS forwards what is not the cluster's to the node's resolv.conf: podman's DNS on the kind network
+    (which knows the registry's containers, and asks this machine's resolvers for the rest), then this machine's
+    resolver. kubeadm's Corefile picks one of them at random, and this machine's resolver answers "no such host"
+    for a container's name, an answer CoreDNS caches: the Ollama pod's init container then cannot find the blob
+    server for minutes. `policy sequential` asks the kind network's DNS first, the other only if it fails."""
+    base = [*kubectl(name), "-n", "kube-system"]
+    got = subprocess.run(
+        [*base, "get", "configmap", "coredns", "-o", "json"], capture_output=True, text=True, timeout=60
+    )
+    if got.returncode != 0:
+        return  # no CoreDNS of kubeadm's: nothing to change
+    corefile = str(json.loads(got.stdout)["data"].get("Corefile", ""))
+    if "policy sequential" in corefile or FORWARD not in corefile:
+        return
+    patched = corefile.replace(FORWARD, f"{FORWARD}\n       policy sequential", 1)
+    patch = json.dumps({"data": {"Corefile": patched}})
+    with log.open("a") as out:
+        for args in (
+            ["patch", "configmap", "coredns", "--type", "merge", "-p", patch],
+            ["rollout", "restart", "deployment/coredns"],
+            ["rollout", "status", "deployment/coredns", "--timeout=120s"],
+        ):
+            proc = subprocess.run([*base, *args], stdout=out, stderr=subprocess.STDOUT, check=False, timeout=150)
+            if proc.returncode != 0:
+                raise KindError(f"cannot make CoreDNS of cluster {name} ask the kind network first; see {log}")
 
 
 def down(name: str | None = None) -> list[str]:

@@ -104,6 +104,14 @@ def test_the_control_plane_runs_the_images_kubeadm_names(up: cluster.UpResult) -
     assert any(f"/etcd:{nodeimage.ETCD_TAG}" in i for i in images)
 
 
+def test_coredns_asks_the_kind_networks_dns_before_this_machines(up: cluster.UpResult) -> None:
+    """The node's resolv.conf names podman's DNS (it knows the registry's containers) and this machine's resolver
+    (it does not): picked at random, a container's name was "no such host" for minutes, and the Ollama pod's init
+    container could not find the blob server."""
+    corefile = json.loads(_kubectl("-n", "kube-system", "get", "configmap", "coredns", "-o", "json"))["data"]
+    assert "forward . /etc/resolv.conf {\n       policy sequential" in corefile["Corefile"]
+
+
 def test_a_second_kind_up_changes_nothing(up: cluster.UpResult) -> None:
     node_id = podman.run(["container", "inspect", "--format", "{{.Id}}", f"{NAME}-control-plane"]).strip()
     again = cluster.up(NAME)
