@@ -77,11 +77,16 @@ def pod_template(docs: Sequence[Mapping[str, Any]], component: str) -> Mapping[s
 
 
 def probe_pod(
-    name: str, labels: Mapping[str, str], like: Mapping[str, Any], targets: Sequence[str], settle_s: float = 0.0
+    name: str,
+    labels: Mapping[str, str],
+    like: Mapping[str, Any],
+    targets: Sequence[str],
+    settle_s: float = 0.0,
+    window_s: float = TRY_S,
 ) -> dict[str, Any]:
-    """A pod that tries to connect to each ``host:port`` (for ``TRY_S``, after ``settle_s``) and prints what
-    happened, built from the pod template ``like`` (the app's: its image has Python, its security context is
-    restricted)."""
+    """A pod that tries to connect to each ``host:port`` (for ``window_s``, 0 = once, after ``settle_s``) and
+    prints what happened, built from the pod template ``like`` (the app's: its image has Python, its security
+    context is restricted)."""
     spec, container = like["spec"], like["spec"]["containers"][0]
     keep = {k: spec[k] for k in ("securityContext", "imagePullSecrets", "nodeSelector", "tolerations") if k in spec}
     return {
@@ -99,7 +104,7 @@ def probe_pod(
                     "name": "probe",
                     "image": container["image"],
                     "imagePullPolicy": container.get("imagePullPolicy", "IfNotPresent"),
-                    "command": ["python", "-c", SCRIPT, str(TRY_S), str(CONNECT_TIMEOUT_S), str(settle_s), *targets],
+                    "command": ["python", "-c", SCRIPT, str(window_s), str(CONNECT_TIMEOUT_S), str(settle_s), *targets],
                     "securityContext": container.get("securityContext", {}),
                     # never Ready: no Service sends a browser or a request to it while it runs
                     "readinessProbe": {"tcpSocket": {"port": 1}, "periodSeconds": 60},
@@ -175,10 +180,15 @@ def ollama_enforcement(
     target = f"{service}.{namespace}.svc:{port}"
     stranger = {"app.kubernetes.io/name": "snap2prod-policy-probe", "app.kubernetes.io/instance": release}
     probe, control = unique("snap2prod-policy-probe"), unique("snap2prod-policy-control")
+    # the stranger tries once: Ollama's ingress rules exist before it does, so its first try meets them; the
+    # control tries for the window, until the CNI has let its new address in
     tried = attempt(
         api,
         namespace,
-        [probe_pod(probe, stranger, app, [target]), probe_pod(control, app["metadata"]["labels"], app, [target])],
+        [
+            probe_pod(probe, stranger, app, [target], window_s=0),
+            probe_pod(control, app["metadata"]["labels"], app, [target]),
+        ],
     )
     stranger_tried, control_tried = tried
     if not control_tried.connected(target):
