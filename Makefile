@@ -57,7 +57,7 @@ test:
 	  t=$$(date +%s); $(MAKE) --no-print-directory $$stage || { rm -f $$stages; exit 2; }; \
 	  echo "$$stage $$(( $$(date +%s) - t ))" >> $$stages; \
 	done; \
-	echo "== tests"; $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS); rc=$$?; \
+	echo "== tests"; $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=40 $(PYTEST_ARGS); rc=$$?; \
 	$(BIN)/python -m bench.suite summary "$$stages" "$$rc"; rm -f $$stages; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
