@@ -135,3 +135,12 @@ class PromptTooLong(Snap2ProdError):
     def __init__(self, length: int, limit: int) -> None:
         super().__init__(f"The prompt is {length:,} characters long; the limit is {limit:,}. Shorten it and try again.")
         self.length = length
+
+
+class OverFairUse(Snap2ProdError):
+    """A person over a fair-use limit (answers running at once, or started per minute): refused before anything
+    starts, with the wait; ``reason`` is ``running`` or ``rate``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason

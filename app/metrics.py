@@ -6,7 +6,7 @@ the dropped frames, and ``snap2prod_ollama_up`` probes Ollama at every scrape.
 
 Label values are bounded: ``model`` is one of the installed models (from ``/api/tags``, cached, at most
 ``max_models``) or ``other``; ``outcome`` is ``ok``, ``cancelled``, an error class of ``app.errors`` or
-``unexpected``; ``stage`` is ``original`` or ``sent``.
+``unexpected``; ``stage`` is ``original`` or ``sent``; ``reason`` is one of ``app.fair_use.REASONS``.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from app import errors, logs
+from app import errors, fair_use, logs
 from app.gateway import ChatStats, ModelInfo, OllamaGateway
 from app.settings import Settings
 
@@ -229,6 +229,15 @@ class Telemetry:
             ["model"],
             registry=r,
         )
+        self.fair_use_refusals = Counter(
+            "snap2prod_fair_use_refusals",
+            "Requests refused before they started because their person was over a fair-use limit, by reason "
+            "(running: answers at once; rate: answers per minute).",
+            ["reason"],
+            registry=r,
+        )
+        for reason in fair_use.REASONS:
+            self.fair_use_refusals.labels(reason)
         self._known([OTHER])
         if reachable is not None:
             r.register(_OllamaUp(self._probe))
@@ -329,6 +338,9 @@ class Telemetry:
 
     def frame_dropped(self) -> None:
         self.frames_dropped.inc()
+
+    def fair_use_refused(self, reason: str) -> None:
+        self.fair_use_refusals.labels(reason if reason in fair_use.REASONS else OTHER).inc()
 
     # --- the /metrics endpoint -----------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.catalog import full_name
+from app.fair_use import Limits
 
 DEFAULT_OLLAMA_HOST = "http://127.0.0.1:11434"
 
@@ -54,11 +55,26 @@ class Settings(BaseSettings):
     allow_pull: bool = True
     """The sidebar's Pull button. On a laptop it stays; in a cluster (the chart sets it false) the lock decides
     which models exist, and a page button must not pull unlocked ones into the shared Ollama."""
+    fair_use_running: int = Field(default=0, ge=0)
+    """Answers one person may have running at once in this process (0: no limit); over it the page refuses with
+    a sentence and keeps the prompt and picture (app/fair_use.py)."""
+    fair_use_per_minute: int = Field(default=0, ge=0)
+    """Answers one person may start per minute in this process (0: no limit)."""
+    identity_header: str = ""
+    """The request header that names the signed-in person, set by a sign-in proxy in front of the page (which must
+    be the only way in); empty: people are told apart by their client address."""
+    live_min_interval_s: int = Field(default=1, ge=1, le=30)
+    """The shortest interval the Live tab offers: 1 s on a laptop; the chart raises it in clusters, where every
+    live page describes a frame per interval on a shared GPU."""
     models: str = ""
     """The only models the page offers, comma-separated; empty offers every model the server has."""
     models_file: str = ""
     """A file naming the only models the page offers (comma- or line-separated), read on every use: the chart mounts
     the lock's list there, so a new lock reaches running pages without restarting them (and their sessions)."""
+
+    @property
+    def fair_use(self) -> Limits:
+        return Limits(self.fair_use_running, self.fair_use_per_minute)
 
     @property
     def offered_models(self) -> frozenset[str] | None:

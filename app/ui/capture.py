@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 
@@ -130,21 +131,26 @@ def _gone(state: PageState, status: Status, model: str) -> Snap2ProdError | None
 
 
 def describe_now(res: Resources, history: History, picture: Picture, choice: Choice) -> None:
-    """Prepare the picture, stream the description, record it; the final text replaces the streamed one."""
-    try:
-        image: PreparedImage = picture.prepare(uc.native_size(choice.model, res.catalog))
-    except Snap2ProdError as err:
-        st.error(str(err))
-        return
-    capture = history.add(source=picture.source, model=choice.model, prompt=choice.prompt, image_jpeg=image.jpeg)
-    slot = st.empty()
-    try:
-        stream = uc.describe(res.gateway, image, choice.model, choice.prompt, max_tokens=res.settings.max_answer_tokens)
-        capture.description = stream_into(slot, stream, keep=partial(setattr, capture, "description"))
-        if stream.stats is not None:
-            capture.metrics = uc.Metrics.of(stream.stats, image)
-    except Snap2ProdError as err:
-        capture.error = str(err)
+    """Prepare the picture, stream the description, record it; the final text replaces the streamed one. The
+    person's fair-use turn is held from the decode to the last token; a refusal records nothing."""
+    with ExitStack() as held:
+        try:
+            held.enter_context(res.fair_use.turn(res.person))
+            image: PreparedImage = picture.prepare(uc.native_size(choice.model, res.catalog))
+        except Snap2ProdError as err:
+            st.error(str(err))
+            return
+        capture = history.add(source=picture.source, model=choice.model, prompt=choice.prompt, image_jpeg=image.jpeg)
+        slot = st.empty()
+        try:
+            stream = uc.describe(
+                res.gateway, image, choice.model, choice.prompt, max_tokens=res.settings.max_answer_tokens
+            )
+            capture.description = stream_into(slot, stream, keep=partial(setattr, capture, "description"))
+            if stream.stats is not None:
+                capture.metrics = uc.Metrics.of(stream.stats, image)
+        except Snap2ProdError as err:
+            capture.error = str(err)
     with slot.container():
         show_capture(capture)
 

@@ -42,9 +42,10 @@ def render(res: Resources, state: PageState, prompt: str) -> None:
 def _one(res: Resources, picture: Picture, name: str, prompt: str) -> CompareResult:
     shown = [""]  # the text so far: an answer that breaks off keeps what arrived
     try:
-        image = picture.prepare(uc.native_size(name, res.catalog))
-        stream = uc.describe(res.gateway, image, name, prompt, max_tokens=res.settings.max_answer_tokens)
-        text = stream_into(st.empty(), stream, keep=partial(shown.__setitem__, 0))
+        with res.fair_use.turn(res.person):
+            image = picture.prepare(uc.native_size(name, res.catalog))
+            stream = uc.describe(res.gateway, image, name, prompt, max_tokens=res.settings.max_answer_tokens)
+            text = stream_into(st.empty(), stream, keep=partial(shown.__setitem__, 0))
         metrics = uc.Metrics.of(stream.stats, image) if stream.stats else None
         return CompareResult(name, text, metrics, "", (image.sent_width, image.sent_height))
     except Snap2ProdError as err:

@@ -31,16 +31,17 @@ def render(res: Resources, state: PageState, status: Status) -> None:
     st.chat_message("user").markdown(question)
     with st.chat_message("assistant"):
         try:
-            stream = uc.followup(
-                res.gateway,
-                chat_model,
-                image_jpeg=latest.image_jpeg,
-                description=latest.description,
-                turns=latest.chat,
-                question=question,
-                max_tokens=res.settings.max_answer_tokens,
-            )
-            answer = stream_into(st.empty(), stream)
+            with res.fair_use.turn(res.person):
+                stream = uc.followup(
+                    res.gateway,
+                    chat_model,
+                    image_jpeg=latest.image_jpeg,
+                    description=latest.description,
+                    turns=latest.chat,
+                    question=question,
+                    max_tokens=res.settings.max_answer_tokens,
+                )
+                answer = stream_into(st.empty(), stream)
             latest.chat += [uc.Turn("user", question), uc.Turn("assistant", answer)]
         except Snap2ProdError as err:
             st.error(str(err))

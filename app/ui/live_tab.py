@@ -18,9 +18,10 @@ def worker(res: Resources, state: PageState) -> LiveWorker:
 
     def work(picture: Picture) -> tuple[str, uc.Metrics | None]:
         name, words = state.live_model, state.live_prompt
-        image = picture.prepare(uc.native_size(name, res.catalog))
-        stream = uc.describe(res.gateway, image, name, words, max_tokens=res.settings.max_answer_tokens)
-        text = stream.text()
+        with res.fair_use.turn(res.person):
+            image = picture.prepare(uc.native_size(name, res.catalog))
+            stream = uc.describe(res.gateway, image, name, words, max_tokens=res.settings.max_answer_tokens)
+            text = stream.text()
         return text, uc.Metrics.of(stream.stats, image) if stream.stats else None
 
     if state.live is None:
@@ -30,7 +31,8 @@ def worker(res: Resources, state: PageState) -> LiveWorker:
 
 def render(res: Resources, state: PageState, model: str, prompt: str, picture: Picture | None) -> None:
     live_on = st.toggle("Live mode", key="live", disabled=not model)
-    every = st.slider("Describe every N seconds", 1, 30, 5, key="live_every")
+    floor = res.settings.live_min_interval_s  # raised in clusters: every live page spends the shared GPU
+    every = st.slider("Describe every N seconds", floor, 30, max(5, floor), key="live_every")
     st.caption(
         "Live mode describes the newest frame — from the host camera when one is configured, else each new "
         "browser capture. Frames that arrive while a description runs replace each other; none queue up."

@@ -12,6 +12,7 @@ import streamlit as st
 from app.camera import Camera, Frame
 from app.catalog import Catalog, load_catalog
 from app.errors import Snap2ProdError
+from app.fair_use import FairUse, person
 from app.gateway import OllamaGateway
 from app.metrics import Telemetry
 from app.metrics import start as start_telemetry
@@ -51,6 +52,12 @@ def catalog() -> Catalog | None:
 
 
 @st.cache_resource
+def fair_use() -> FairUse:
+    """One table of who has what running, per server process (app/fair_use.py); refusals go to /metrics."""
+    return FairUse(settings().fair_use, on_refusal=telemetry().fair_use_refused)
+
+
+@st.cache_resource
 def sessions() -> set[str]:
     """The ids of the sessions this server process has held: a URL naming another one comes from a server that
     went away; one naming a session of this server is a reload or a second tab."""
@@ -71,6 +78,9 @@ class Resources:
     catalog: Catalog | None
     telemetry: Telemetry
     sessions: set[str]
+    fair_use: FairUse
+    person: str
+    """Who this session's requests count for (fair use): the signed-in person, or the client's address."""
 
     def host_frame(self, timeout_s: float) -> Frame:
         """The newest frame of the configured host camera, as decoded (no JPEG round trip)."""
@@ -78,7 +88,9 @@ class Resources:
 
 
 def resources() -> Resources:
-    return Resources(settings(), gateway(), catalog(), telemetry(), sessions())
+    s = settings()
+    who = person(s.identity_header, st.context.headers, st.context.ip_address)
+    return Resources(s, gateway(), catalog(), telemetry(), sessions(), fair_use(), who)
 
 
 def attempt(fn: Callable[[], T], default: T) -> T:

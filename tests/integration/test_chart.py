@@ -334,6 +334,16 @@ def test_no_cluster_page_offers_pull(env: str, rendered: dict[str, list[dict[str
     assert configmap_data(rendered[env], "app")["SNAP2PROD_ALLOW_PULL"] == "false"
 
 
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_cluster_page_has_a_live_interval_floor_and_prod_limits_each_person(
+    env: str, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    data = configmap_data(rendered[env], "app")
+    assert data["SNAP2PROD_LIVE_MIN_INTERVAL_S"] == "5"  # a laptop's page offers 1 s
+    limits = (data["SNAP2PROD_FAIR_USE_RUNNING"], data["SNAP2PROD_FAIR_USE_PER_MINUTE"])
+    assert limits == (("2", "30") if env.startswith("prod") else ("0", "0"))
+
+
 @pytest.mark.parametrize("env", WITH_OLLAMA)
 def test_the_app_reaches_ollama_through_its_service(env: str, rendered: dict[str, list[dict[str, Any]]]) -> None:
     docs = rendered[env]
