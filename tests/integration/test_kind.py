@@ -193,7 +193,7 @@ def test_promote_from_nothing_runs_the_stack_with_real_probes_and_real_inference
     assert report["verify"]["models"] == "1 locked model(s) served with their digests"
     assert report["verify"]["helm_test"] == "passed (real inference on the fixture picture)"
     assert report["verify"]["policies"].startswith("enforced: a pod without the app's labels was refused at ")
-    pods = [p for p in _pods(up) if p.metadata.labels.get("app.kubernetes.io/component") in ("app", "ollama")]
+    pods = _served(up)
     assert len(pods) == 2
     for pod in pods:
         assert pod.status.phase == "Running"
@@ -558,6 +558,28 @@ def test_a_digest_the_mirror_does_not_serve_fails_the_init_container_and_is_roll
     assert _cluster_models(up) == before  # the previous revision answers a real request again
 
 
+def test_p6_measures_promotion_and_the_page_on_this_cluster(
+    up: cluster.UpResult, ollama_host: str, text_model: str, lock_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make bench`'s P6 cannot rot: its promotions and page TTFT run once, here, on this module's cluster (the
+    cluster pairs it adds are `make bench`'s alone: `kind up` is proven above). The release promoted above stands
+    in for P6's first promotion (promotion from nothing is proven above too) and is uninstalled by it."""
+    monkeypatch.setenv("OLLAMA_HOST", ollama_host)  # the suite's own Ollama, with the models already there
+    result = kind_bench.run_on(up, serving=(NAMESPACE, lock_dir / "models.lock"))
+    assert result.id == "P6" and result.figures["runs"] == 1 and not result.met
+    for name in ("promote cold s", "raw helm --wait s", "promote no-op s", "page TTFT ms", "cold checks s"):
+        value = result.figures[name]
+        assert isinstance(value, float) and math.isfinite(value) and value > 0, (name, value)
+    assert "kind up cold s" not in result.figures and result.summary.startswith("kind up not measured")
+    assert "first promote s" not in result.figures and "a release that served already stood in" in result.notes
+    assert not _served(up)
+
+
+def _served(kind: cluster.UpResult) -> list[Any]:
+    """The release's app and Ollama pods in the test namespace."""
+    return [p for p in _pods(kind) if p.metadata.labels.get("app.kubernetes.io/component") in ("app", "ollama")]
+
+
 def test_keynote_mode_runs_the_app_in_kind_against_this_machines_ollama(
     up: cluster.UpResult, vision_model: str, lock_dir: Path, tmp_path: Path
 ) -> None:
@@ -571,7 +593,7 @@ def test_keynote_mode_runs_the_app_in_kind_against_this_machines_ollama(
     assert code == 5, report
     assert report["error"].startswith(f"keynote mode: the KIND node reaches this machine at {address}, but no ")
     assert f"`OLLAMA_HOST={address}:" in report["error"]
-    assert "ollama" in {p.metadata.labels.get("app.kubernetes.io/component") for p in _pods(up)}  # unchanged
+    assert not _served(up)  # nothing was installed (P6 above left the namespace without a release)
 
     state = tmp_path / "keynote"
     host = ollama_server.start(state, port=free_port(), address=address, tie_to_parent=True)
@@ -594,23 +616,6 @@ def test_keynote_mode_runs_the_app_in_kind_against_this_machines_ollama(
         assert caption.split(" · ")[1] in loaded, (caption, loaded)
     finally:
         ollama_server.stop(state)
-
-
-def test_p6_measures_promotion_and_the_page_on_this_cluster(
-    up: cluster.UpResult, ollama_host: str, text_model: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """`make bench`'s P6 cannot rot: its promotions and page TTFT run once, here, on this module's cluster (the
-    cluster pairs it adds are `make bench`'s alone: `kind up` is proven above). Only one release can hold the app's
-    NodePort, so the one above goes first."""
-    helm = [str(toolchain.binary("helm")), "--kubeconfig", str(up.kubeconfig), "--kube-context", f"kind-{NAME}"]
-    subprocess.run([*helm, "uninstall", "snap2prod", "-n", NAMESPACE, "--wait"], check=True, capture_output=True)
-    monkeypatch.setenv("OLLAMA_HOST", ollama_host)  # the suite's own Ollama, with the models already there
-    result = kind_bench.run_on(up)
-    assert result.id == "P6" and result.figures["runs"] == 1 and not result.met
-    for name in ("first promote s", "promote cold s", "raw helm --wait s", "promote no-op s", "page TTFT ms"):
-        value = result.figures[name]
-        assert isinstance(value, float) and math.isfinite(value) and value > 0, (name, value)
-    assert "kind up cold s" not in result.figures and result.summary.startswith("kind up not measured")
 
 
 def test_kind_down_leaves_no_container_volume_or_network(up: cluster.UpResult) -> None:
