@@ -89,7 +89,8 @@ class Resources:
 
 def resources() -> Resources:
     s = settings()
-    who = person(s.identity_header, st.context.headers, st.context.ip_address)
+    address = st.context.ip_address
+    who = person(s.identity_header, st.context.headers, address if isinstance(address, str) else None)
     return Resources(s, gateway(), catalog(), telemetry(), sessions(), fair_use(), who)
 
 
