@@ -120,6 +120,14 @@ def scheduling_message(core: client.CoreV1Api, namespace: str, pod: str) -> str:
     return " | ".join(e.message or "" for e in events if e.reason == "FailedScheduling")
 
 
+def gpu_scheduling_message(core: client.CoreV1Api, namespace: str, pod: str) -> str:
+    """The scheduler's FailedScheduling events once one is about GPUs ("" before): the first attempt can fail only
+    because the models claim is not bound yet ("pod has unbound immediate PersistentVolumeClaims"), a moment
+    before the volume binder binds it."""
+    message = scheduling_message(core, namespace, pod)
+    return message if "nvidia.com/gpu" in message else ""
+
+
 # --- server-side validation of every environment ---------------------------------------------------------------
 
 
@@ -372,7 +380,9 @@ def test_a_gpu_count_no_node_has_leaves_ollama_pending_with_insufficient_gpu(
     with restricted_namespace(sim_api) as namespace:
         install(sim_cluster, namespace, "sim", lock_file, sets=(f"gpu.count={sim_spec.gpus_per_node + 1}",), wait=False)
         pod = ollama_pod(core, namespace)
-        message = wait_for("a FailedScheduling event", lambda: scheduling_message(core, namespace, pod.metadata.name))
+        message = wait_for(
+            "a FailedScheduling event about GPUs", lambda: gpu_scheduling_message(core, namespace, pod.metadata.name)
+        )
         assert "Insufficient nvidia.com/gpu" in message
         waiting = core.read_namespaced_pod(pod.metadata.name, namespace)
         assert (waiting.status.phase, waiting.spec.node_name) == ("Pending", None)
@@ -453,7 +463,9 @@ def test_whole_gpu_values_on_a_cluster_of_mig_slices_stay_pending_with_insuffici
     with restricted_namespace(mig_api) as namespace:
         install(cluster, namespace, "prod", lock, wait=False)
         pod = ollama_pod(core, namespace)
-        message = wait_for("a FailedScheduling event", lambda: scheduling_message(core, namespace, pod.metadata.name))
+        message = wait_for(
+            "a FailedScheduling event about GPUs", lambda: gpu_scheduling_message(core, namespace, pod.metadata.name)
+        )
         assert "1 Insufficient nvidia.com/gpu" in message  # the GPU node: it offers slices, not whole GPUs
         assert core.read_namespaced_pod(pod.metadata.name, namespace).status.phase == "Pending"
 
