@@ -22,7 +22,21 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
 WRITE_SCREENSHOT = "SNAP2PROD_WRITE_SCREENSHOT"
 """Set (as `python -m tests.e2e.screenshot` does) to refresh the README's docs/screenshot.png; else a temp file."""
 TIMEOUT_MS = 120_000
-VIDEO_PLAYING = "() => { const v = document.querySelector('video'); return v && v.readyState >= 2 }"
+VIDEO_SHOWS_SCENE = """() => {
+  const v = document.querySelector('video');
+  if (!v || v.readyState < 2 || !v.videoWidth) return false;
+  const c = document.createElement('canvas');
+  c.width = 32; c.height = 24;
+  const g = c.getContext('2d');
+  g.drawImage(v, 0, 0, 32, 24);
+  const d = g.getImageData(0, 0, 32, 24).data;
+  let sum = 0;
+  for (let i = 0; i < d.length; i += 4) sum += Math.max(d[i], d[i + 1], d[i + 2]);
+  return sum / (d.length / 4) > 80;
+}"""
+"""The camera widget's video shows the fake camera's scene, not only "playing": a video can report a frame before
+the Y4M's arrives and stay black for a moment, and a photo taken then is black (seen once on KIND). The scene's
+brightest channel averages about 190 of 255; a black frame's is near 0."""
 TRUNCATED_JPEG = (
     "The JPEG image is incomplete: the file ends before the picture does (probably cut off while uploading or "
     "copying). Take or send the picture again."
@@ -87,7 +101,7 @@ def test_take_photo_streams_a_description_errors_are_clear_and_ollama_can_come_b
     expect(page.get_by_text("reachable at")).to_be_visible(timeout=TIMEOUT_MS)
 
     # camera -> description -> metrics
-    page.wait_for_function(VIDEO_PLAYING, timeout=TIMEOUT_MS)
+    page.wait_for_function(VIDEO_SHOWS_SCENE, timeout=TIMEOUT_MS)
     page.get_by_role("button", name="Take Photo").click(timeout=TIMEOUT_MS)
     expect(page.locator(".st-key-description")).to_contain_text("capture #1", timeout=TIMEOUT_MS)
     expect(page.locator(".st-key-metrics")).to_contain_text("TTFT", timeout=TIMEOUT_MS)
@@ -100,7 +114,7 @@ def test_take_photo_streams_a_description_errors_are_clear_and_ollama_can_come_b
 
     # a second photo: its caption replaces the first one, shown once
     page.get_by_role("button", name="Clear photo").click(timeout=TIMEOUT_MS)
-    page.wait_for_function(VIDEO_PLAYING, timeout=TIMEOUT_MS)  # the widget restarts the camera after a clear
+    page.wait_for_function(VIDEO_SHOWS_SCENE, timeout=TIMEOUT_MS)  # the widget restarts the camera after a clear
     page.get_by_role("button", name="Take Photo").click(timeout=TIMEOUT_MS)
     expect(page.locator(".st-key-description")).to_contain_text("capture #2 · ", timeout=TIMEOUT_MS)
     expect(page.locator(".st-key-description [data-testid=stCaptionContainer]")).to_have_count(1)

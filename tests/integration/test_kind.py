@@ -39,7 +39,7 @@ from scripts.promote import policies, verify
 from tests import colour_pictures as pictures
 from tests.conftest import CONTAINERS_GROUP
 from tests.e2e.conftest import CHROMIUM_ARGS
-from tests.e2e.test_page_browser import CAMERA_COLOUR, VIDEO_PLAYING, description_text, write_y4m
+from tests.e2e.test_page_browser import CAMERA_COLOUR, VIDEO_SHOWS_SCENE, description_text, write_y4m
 from tests.kube import wait_for
 
 pytestmark = pytest.mark.xdist_group(CONTAINERS_GROUP)  # one worker drives podman and KIND
@@ -427,7 +427,7 @@ def _photo_on_the_kind_page(tmp_path: Path, ollama_url: str) -> Iterator[Page]:
             page = browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1000}).new_page()
             page.goto(_page_url())
             expect(page.get_by_text(f"reachable at {ollama_url}")).to_be_visible(timeout=PAGE_TIMEOUT_MS)
-            page.wait_for_function(VIDEO_PLAYING, timeout=PAGE_TIMEOUT_MS)
+            page.wait_for_function(VIDEO_SHOWS_SCENE, timeout=PAGE_TIMEOUT_MS)
             page.get_by_role("button", name="Take Photo").click(timeout=PAGE_TIMEOUT_MS)
             yield page
         finally:

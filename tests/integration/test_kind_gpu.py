@@ -31,7 +31,7 @@ from scripts.kind import cluster, gpu
 from tests import colour_pictures as pictures
 from tests.conftest import CONTAINERS_GROUP
 from tests.e2e.conftest import CHROMIUM_ARGS
-from tests.e2e.test_page_browser import CAMERA_COLOUR, VIDEO_PLAYING, description_text, write_y4m
+from tests.e2e.test_page_browser import CAMERA_COLOUR, VIDEO_SHOWS_SCENE, description_text, write_y4m
 from tests.kube import wait_for
 
 pytestmark = pytest.mark.xdist_group(CONTAINERS_GROUP)  # one worker drives podman and KIND
@@ -453,7 +453,7 @@ def _browser(tmp_path: Path) -> Iterator[Page]:
 
 def _photo(page: Page) -> None:
     expect(page.get_by_text("reachable at http://snap2prod-ollama:11434")).to_be_visible(timeout=PAGE_MS)
-    page.wait_for_function(VIDEO_PLAYING, timeout=PAGE_MS)
+    page.wait_for_function(VIDEO_SHOWS_SCENE, timeout=PAGE_MS)
     page.get_by_role("button", name="Take Photo").click(timeout=PAGE_MS)
 
 
