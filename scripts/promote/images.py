@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -76,17 +77,24 @@ def check_provenance(values: Mapping[str, Any], policy: SigningPolicy) -> dict[s
             "signing.require is true but no public key is configured (signing.publicKey: a path or KMS URI); "
             "nothing was changed."
         )
+    ours = [name for name in deployed(values) if name in policy.ours and policy.pub]
+    with ThreadPoolExecutor(max(1, len(ours)), thread_name_prefix="cosign") as pool:  # one cosign per image at once
+        asked = {name: pool.submit(signing.verify, _ref(values, name), policy.pub) for name in ours}
     out: dict[str, str] = {}
     for name in deployed(values):
-        image = values[name]["image"]
-        ref = f"{image['repository']}@{image['digest']}"
-        if name not in policy.ours:
-            out[name] = f"upstream image, trusted by its pinned digest {image['digest'][:19]}… (not signed by us)"
-        elif not policy.pub:
-            out[name] = "not verified: no public key configured (signing.publicKey)"
-        else:
+        if name in asked:
             try:
-                out[name] = signing.verify(ref, policy.pub)
+                out[name] = asked[name].result()
             except signing.Unverified as err:
                 raise ParityFailed(f"image {name} is refused, nothing was changed: {err}") from None
+        elif name not in policy.ours:
+            digest = values[name]["image"]["digest"]
+            out[name] = f"upstream image, trusted by its pinned digest {digest[:19]}… (not signed by us)"
+        else:
+            out[name] = "not verified: no public key configured (signing.publicKey)"
     return out
+
+
+def _ref(values: Mapping[str, Any], name: str) -> str:
+    image = values[name]["image"]
+    return f"{image['repository']}@{image['digest']}"

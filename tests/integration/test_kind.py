@@ -567,7 +567,14 @@ def test_p6_measures_promotion_and_the_page_on_this_cluster(
     monkeypatch.setenv("OLLAMA_HOST", ollama_host)  # the suite's own Ollama, with the models already there
     result = kind_bench.run_on(up, serving=(NAMESPACE, lock_dir / "models.lock"))
     assert result.id == "P6" and result.figures["runs"] == 1 and not result.met
-    for name in ("promote cold s", "raw helm --wait s", "promote no-op s", "page TTFT ms", "cold checks s"):
+    for name in (
+        "promote cold s",
+        "raw helm --wait s",
+        "promote no-op s",
+        "page TTFT ms",
+        "promote cold without checks s",
+        "cold signatures s",
+    ):
         value = result.figures[name]
         assert isinstance(value, float) and math.isfinite(value) and value > 0, (name, value)
     assert "kind up cold s" not in result.figures and result.summary.startswith("kind up not measured")

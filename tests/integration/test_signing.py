@@ -17,10 +17,13 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from scripts import signing, toolchain
+from scripts.promote.errors import ParityFailed
+from scripts.promote.images import SigningPolicy, check_provenance
 from tests.models_fixtures import Registry, start_distribution
 
 
@@ -108,6 +111,34 @@ def test_the_same_bytes_under_another_repository_are_not_signed_there(images: Im
     subprocess.run([crane, "copy", "--insecure", images.signed, copy], check=True, capture_output=True)
     with pytest.raises(signing.Unverified, match="no signatures found"):
         signing.verify(copy, images.keys.pub)
+
+
+def _values(**refs: str) -> dict[str, Any]:
+    """Chart values whose images are these repository@digest references."""
+    out: dict[str, Any] = {}
+    for name, ref in refs.items():
+        repository, _, digest = ref.partition("@")
+        out[name] = {"image": {"repository": repository, "digest": digest}}
+    return out
+
+
+def test_promote_asks_cosign_for_each_of_our_images_at_once_and_names_the_one_refused(images: Images) -> None:
+    """The images are verified side by side (one cosign each); the report keeps one line per image in the chart's
+    order, and an unsigned one among them is refused by name, as when they were asked one after the other."""
+    upstream = "docker.io/ollama/ollama@sha256:" + "a" * 64
+    policy = SigningPolicy(("app", "apiGate"), images.keys.pub, True)
+    signing.forget_verified()
+    lines = check_provenance(_values(app=images.signed, ollama=upstream, apiGate=images.signed), policy)
+    assert list(lines) == ["app", "ollama", "apiGate"]
+    assert lines["app"].startswith(f"signed by {images.keys.pub} (sha256:") and "verified before" not in lines["app"]
+    assert lines["ollama"] == "upstream image, trusted by its pinned digest sha256:aaaaaaaaaaaa… (not signed by us)"
+    assert check_provenance(_values(app=images.signed, ollama=upstream, apiGate=images.signed), policy)["app"].endswith(
+        "(verified before for this digest)"
+    )
+    with pytest.raises(ParityFailed) as refused:
+        check_provenance(_values(app=images.signed, ollama=upstream, apiGate=images.unsigned), policy)
+    assert str(refused.value).startswith(f"image apiGate is refused, nothing was changed: {images.unsigned}: ")
+    assert "no signatures found" in str(refused.value)
 
 
 def test_an_attestation_alone_is_no_signature(images: Images) -> None:
