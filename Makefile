@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEPS_STAMP := $(VENV)/.deps-$(shell sha1sum pyproject.toml | cut -c1-12)
 PYTEST_ARGS ?=
+CACHE := $(or $(SNAP2PROD_CACHE),$(HOME)/.cache/snap2prod)
+UV_VERSION := 0.13.9
+UV_HOME := $(CACHE)/tools/uv-$(UV_VERSION)
+UV := $(UV_HOME)/bin/uv
 # Two pytest-xdist workers: one runs the container and KIND tests (they wait on pods most of the time), the other
 # everything else (tests/conftest.py groups them). TEST_WORKERS=0 runs them in one process, in order.
 TEST_WORKERS ?= 2
@@ -19,10 +23,18 @@ help:
 	@echo "make down       stop whatever the demo started"
 	@echo "make toolchain  build/install the pinned tools into ~/.cache/snap2prod"
 
-$(DEPS_STAMP): pyproject.toml
+# uv (PyPI, pinned) installs the environment: a fresh clone's set-up takes seconds from its cache instead of pip's
+# minute and a half. It lives in the snap2prod cache, like every tool; the venv is seeded with pip, which the image
+# and toolchain builds call as `python -m pip`.
+$(UV):
+	@echo "== uv $(UV_VERSION)"
+	@rm -rf $(UV_HOME) && $(PYTHON) -m venv $(UV_HOME) \
+	  && $(UV_HOME)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(DEPS_STAMP): pyproject.toml | $(UV)
 	@echo "== Python environment ($(VENV))"
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@$(BIN)/pip install --quiet --disable-pip-version-check -e '.[cli,dev]'
+	@test -x $(BIN)/python || $(UV) venv --quiet --seed --python $(PYTHON) $(VENV)
+	@UV_CACHE_DIR=$(CACHE)/uv $(UV) pip install --quiet --python $(BIN)/python -e '.[cli,dev]'
 	@rm -f $(VENV)/.deps-* && touch $@
 
 venv: $(DEPS_STAMP)
@@ -37,11 +49,13 @@ demo: venv
 down: venv
 	@$(BIN)/snap2prod down
 
+# Their caches live in the snap2prod cache, shared by every clone (both compare file contents, not only times): a
+# fresh clone's lint takes seconds instead of mypy's half-minute from nothing.
 lint: venv
 	@echo "== lint"
-	@$(BIN)/ruff check .
-	@$(BIN)/ruff format --check .
-	@$(BIN)/mypy
+	@RUFF_CACHE_DIR=$(CACHE)/lint/ruff $(BIN)/ruff check .
+	@RUFF_CACHE_DIR=$(CACHE)/lint/ruff $(BIN)/ruff format --check .
+	@MYPY_CACHE_DIR=$(CACHE)/lint/mypy $(BIN)/mypy
 
 format: venv
 	@$(BIN)/ruff check --fix .
