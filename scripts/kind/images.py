@@ -36,8 +36,9 @@ OFFICIAL = {
     "apiGate": "docker.io/nginxinc/nginx-unprivileged:1.28",
 }
 CONTENT_LABEL = "io.snap2prod.content"
-APP_FILES = ("pyproject.toml", "README.md", "app", "models/catalog.yaml")
-"""The page and its core only: the CLI (scripts/) and its extra stay out of the image."""
+APP_FILES = ("pyproject.toml", "app", "models/catalog.yaml")
+"""The page and its core only: the CLI (scripts/) and its extra stay out of the image, and so does the README (an
+edit of it must not rebuild the image)."""
 IGNORED = ("__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache")
 
 
