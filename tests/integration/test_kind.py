@@ -1,16 +1,19 @@
 """A real KIND cluster on podman, offline, and `promote --to kind` onto it, in the order an operator goes.
 
-`kind up` builds the node image from an empty node-image cache (removed first when no cluster runs) and the node
-becomes Ready; a second `up` changes nothing. Then `promote --to kind` for real: images by digest from the local
-registry, models pulled from its mirror by the init container, probes by a real kubelet, verify through a port-forward,
-helm test inference — from nothing, again (a no-op), an upgrade adding a model, and a
-digest the mirror does not serve, rolled back. Last, `kind down` leaves no container, volume or network.
+`kind up` builds the node image when podman lacks the current inputs' image (the cold run's proof; a warm run uses
+the cached one as it is) and the node becomes Ready; a second `up` changes nothing. Then `promote --to kind` for
+real: images by digest from the local registry, models pulled from its mirror by the init container, probes by a
+real kubelet, verify through a port-forward, helm test inference — from nothing, again (a no-op), an upgrade adding
+a model, and a digest the mirror does not serve, rolled back. Last, `kind down` leaves no container, volume or
+network.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
+import datetime
 import json
 import math
 import re
@@ -58,17 +61,38 @@ def _node_images() -> list[str]:
     return [line for line in out.splitlines() if line.strip()]
 
 
+@dataclasses.dataclass(frozen=True)
+class NodeImagesBefore:
+    """The node images podman held, and the time, just before this module's `kind up`."""
+
+    refs: list[str]
+    at: datetime.datetime
+
+
 @pytest.fixture(scope="module")
-def up() -> Iterator[cluster.UpResult]:
-    """`kind up` from an empty node-image cache (the image is removed first when no cluster runs)."""
-    if NAME not in cluster.clusters():
-        for ref in _node_images():
-            podman.run(["rmi", "-f", ref], check=False)
+def node_images_before() -> NodeImagesBefore:
+    return NodeImagesBefore(_node_images(), datetime.datetime.now(datetime.UTC))
+
+
+@pytest.fixture(scope="module")
+def up(node_images_before: NodeImagesBefore) -> Iterator[cluster.UpResult]:
+    """`kind up`: the node image of the current inputs (its tag is their content key) is built when podman lacks it.
+    It is not removed to be rebuilt every run (about 90 s): the cold run, on an empty container storage, is the
+    build's proof, and a warm run proves that a cached image of the same key is used as it is."""
     yield cluster.up(NAME)
 
 
-def test_kind_up_builds_the_node_image_and_the_node_becomes_ready(up: cluster.UpResult) -> None:
+def test_kind_up_builds_the_node_image_when_missing_and_the_node_becomes_ready(
+    up: cluster.UpResult, node_images_before: NodeImagesBefore
+) -> None:
     assert up.image.startswith(nodeimage.NODE_REPO)
+    inspected = podman.inspect_image(up.image)
+    assert inspected is not None, up.image
+    created = datetime.datetime.fromisoformat(re.sub(r"(\.\d{6})\d*", r"\1", inspected["Created"]))
+    if up.image in node_images_before.refs:  # cached: made by an earlier run, used as it is
+        assert created < node_images_before.at, (up.image, inspected["Created"])
+    else:  # missing: this `kind up` built it
+        assert created >= node_images_before.at, (up.image, inspected["Created"])
     nodes = json.loads(_kubectl("get", "nodes", "-o", "json"))["items"]
     assert len(nodes) == 1
     ready = {c["type"]: c["status"] for c in nodes[0]["status"]["conditions"]}["Ready"]
